@@ -1,0 +1,1 @@
+"""The ``heplearn`` command line (typer): one module per sub-command group."""
