@@ -22,8 +22,12 @@ __all__ = ["progress_bar"]
 def progress_bar(
     description: str, total: float | None, *, enabled: bool = True
 ) -> Iterator[Callable[[float], None]]:
-    """Yield ``advance(n)``; draws a bar on stderr when ``enabled`` (a no-op otherwise)."""
-    if not enabled:
+    """Yield ``advance(n)``; draws a bar on stderr when ``enabled`` and stderr is a terminal.
+
+    Batch logs and pipes get no bar: a redrawn line is noise in a log file.
+    """
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
         yield lambda _n: None
         return
     columns = (
@@ -33,6 +37,6 @@ def progress_bar(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+    with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

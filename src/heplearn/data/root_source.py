@@ -9,6 +9,7 @@ objects) are listed as unsupported and left out.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,22 @@ def _is_supported(branch: Any) -> bool:
     return False
 
 
+_NUMBER = r"(bool|u?int(8|16|32|64)|float(32|64))"
+_FIXED_TYPE = re.compile(rf"^(\d+ \* )*{_NUMBER}$")
+_JAGGED_TYPE = re.compile(rf"^var \* {_NUMBER}$")
+_TREE_CLASSES = ("TTree", "ROOT::RNTuple")
+
+
+def _type_kind(array: ak.Array) -> str | None:
+    """``'fixed'``, ``'jagged'`` or None (unsupported) from the awkward type of one column."""
+    text = str(ak.type(array).content)
+    if _FIXED_TYPE.match(text):
+        return "fixed"
+    return "jagged" if _JAGGED_TYPE.match(text) else None
+
+
 class RootSource:
-    """One TTree of a ROOT file."""
+    """One TTree (or RNTuple) of a ROOT file."""
 
     def __init__(self, path: Path, tree: str | None) -> None:
         self.location = str(path)
@@ -82,7 +97,10 @@ class RootSource:
             classes = self._file.classnames()
         except Exception as err:  # uproot raises many types for a damaged file
             raise _corrupt(path, err) from err
-        trees = sorted({key.split(";")[0] for key, cls in classes.items() if cls == "TTree"})
+        tree_classes = {
+            key.split(";")[0]: cls for key, cls in classes.items() if cls in _TREE_CLASSES
+        }
+        trees = sorted(tree_classes)
         self._fields_map: dict[str, str] = {}
         if FIELDS_OBJECT in {key.split(";")[0] for key in classes}:
             self._fields_map = json.loads(str(self._file[FIELDS_OBJECT]))
@@ -107,10 +125,18 @@ class RootSource:
         try:
             self._tree = self._file[tree]
             self.rows: int | None = int(self._tree.num_entries)
+            self._kinds = self._rntuple_kinds() if tree_classes[tree] == "ROOT::RNTuple" else None
         except Exception as err:
             raise _corrupt(path, err) from err
 
+    def _rntuple_kinds(self) -> dict[str, str | None]:
+        # RNTuple fields carry no TTree interpretation: read one entry and look at its type.
+        sample = self._tree.arrays(entry_stop=min(1, self.rows or 0))
+        return {name: _type_kind(sample[name]) for name in sample.fields}
+
     def columns(self) -> list[SourceColumn]:
+        if self._kinds is not None:
+            return [SourceColumn(n, str(k), k is not None) for n, k in self._kinds.items()]
         return [
             SourceColumn(branch.name, str(branch.typename), _is_supported(branch))
             for branch in self._tree.values(recursive=True)
@@ -124,6 +150,8 @@ class RootSource:
         return dict(self._fields_map)
 
     def _is_jagged(self, name: str) -> bool:
+        if self._kinds is not None:
+            return self._kinds[name] == "jagged"
         return not isinstance(self._tree[name].interpretation, uproot.AsDtype)
 
     def iter_chunks(self, names: Sequence[str], step_rows: int) -> Iterator[dict[str, Column]]:

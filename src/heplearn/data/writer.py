@@ -163,11 +163,11 @@ class StoreWriter:
                 "give every field one entry per event",
             )
         if self.schema and specs != self.schema:
-            changed = sorted(set(specs.items()) ^ set(self.schema.items()))
+            changed = sorted({name for name, _ in set(specs.items()) ^ set(self.schema.items())})
             raise SchemaError(
                 "batch does not match the store schema",
                 str(self.path),
-                f"differs in {', '.join(name for name, _ in changed)}",
+                f"differs in {', '.join(changed)}",
                 "write the same fields with the same dtypes and shapes in every batch",
             )
         return (lengths.pop() if lengths else 0), specs

@@ -1,0 +1,28 @@
+"""``heplearn demo --quick``: the main job runs end to end, and a rerun resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from heplearn.data import open_store
+
+from conftest import CliResult
+
+
+def test_quick_demo_end_to_end_and_rerun(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = cli("demo", "--quick", "--out", out)
+    assert result.code == 0, result.err
+    assert "ROOT round trip" in result.out
+    assert yaml.safe_load((out / "config.yaml").read_text())["kind"] == "toy"
+    store = open_store(out / "toy-sample", check_finite=True)
+    assert store.rows == 400
+    assert (out / "toy-sample.root").stat().st_size > 0
+    shard_times = [p.stat().st_mtime_ns for p in sorted((out / "toy-sample").glob("shard-*.h5"))]
+    assert cli("demo", "--quick", "--out", out).code == 0
+    assert [
+        p.stat().st_mtime_ns for p in sorted((out / "toy-sample").glob("shard-*.h5"))
+    ] == shard_times

@@ -1,0 +1,64 @@
+"""Shared fixtures: a CLI runner and small synthetic columns (made in the test, never fetched)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from heplearn.cli.main import main
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``heplearn ARGS`` in-process and return exit code, stdout and stderr."""
+
+    def run(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def columns() -> dict[str, Any]:
+    """Twelve events with fixed, image-shaped and jagged fields."""
+    rng = np.random.default_rng(7)
+    n = 12
+    counts = rng.integers(0, 4, n)
+    return {
+        "truth/energy": rng.uniform(5, 300, n).astype(np.float32),
+        "truth/pdgid": rng.choice(np.array([11, 22], dtype=np.int32), n),
+        "images/lr2": rng.exponential(1.0, (n, 7, 11)).astype(np.float32),
+        "tracks/pt": ak.unflatten(
+            rng.exponential(3.0, int(counts.sum())).astype(np.float32), counts
+        ),
+        "event/id": np.arange(n, dtype=np.int64),
+    }
+
+
+def assert_columns_equal(left: dict[str, Any], right: dict[str, Any]) -> None:
+    """Exact equality of fixed (numpy) and jagged (awkward) columns, dtypes included."""
+    assert sorted(left) == sorted(right)
+    for name, a in left.items():
+        b = right[name]
+        if isinstance(a, ak.Array):
+            assert ak.to_list(a) == ak.to_list(b), name
+            assert str(ak.type(a.layout.content)) == str(ak.type(b.layout.content)), name
+        else:
+            assert np.asarray(b).dtype == np.asarray(a).dtype, name
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)

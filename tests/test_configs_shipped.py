@@ -1,0 +1,23 @@
+"""Every YAML file shipped under configs/ loads into its typed config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import heplearn.data
+import heplearn.generate  # noqa: F401  (registers toy)
+from heplearn.config import load_any_config
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
+
+
+def test_there_are_shipped_configs() -> None:
+    assert len(CONFIGS) >= 3
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.name))
+def test_shipped_config_loads(path: Path) -> None:
+    config = load_any_config(path)
+    assert type(config).kind in path.read_text()
