@@ -26,3 +26,16 @@ def test_quick_demo_end_to_end_and_rerun(cli: Callable[..., CliResult], tmp_path
     assert [
         p.stat().st_mtime_ns for p in sorted((out / "toy-sample").glob("shard-*.h5"))
     ] == shard_times
+
+
+def test_demo_with_other_seed_needs_overwrite(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    out = tmp_path / "demo"
+    assert cli("demo", "--quick", "--out", out).code == 0
+    config_before = (out / "config.yaml").read_text()
+    result = cli("demo", "--quick", "--out", out, "--seed", "2")
+    assert result.code == 1
+    assert "--overwrite" in result.err
+    assert (out / "config.yaml").read_text() == config_before
+    assert cli("demo", "--quick", "--out", out, "--seed", "2", "--overwrite").code == 0

@@ -26,16 +26,17 @@ __all__ = ["demo", "run_demo"]
 
 
 def run_demo(
-    out: Path, *, quick: bool = False, seed: int = 1, progress: bool = True
+    out: Path, *, quick: bool = False, seed: int = 1, overwrite: bool = False, progress: bool = True
 ) -> dict[str, float]:
     """Run the demo into ``out`` and return its headline figures."""
     config = ToyConfig(
         events=400 if quick else 20_000, shard_events=200 if quick else 5_000, seed=seed
     )
     out.mkdir(parents=True, exist_ok=True)
+    store_path = generate_toy(config, out / "toy-sample", overwrite=overwrite, progress=progress)
+    # Written after the store so that a refused rerun leaves the earlier run's config in place.
     with atomic_output(out / "config.yaml", overwrite=True) as tmp:
         tmp.write_text(dump_config(config))
-    store_path = generate_toy(config, out / "toy-sample", progress=progress)
     root_path = export_root(store_path, out / "toy-sample.root", overwrite=True, progress=progress)
     store = open_store(store_path, check_finite=True)
     original = store.read(["truth/energy", "scalars/e_acc"])
@@ -67,6 +68,9 @@ def demo(
     out: Path = typer.Option(Path("heplearn-demo"), "--out", "-o", help="Folder for all outputs."),
     quick: bool = typer.Option(False, "--quick", help="A few hundred events (seconds)."),
     seed: int = typer.Option(1, "--seed", min=0, help="Random seed."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace outputs of an earlier demo with other settings."
+    ),
 ) -> None:
     """Run every workflow end to end on a small sample and summarise.
 
@@ -74,7 +78,7 @@ def demo(
 
       heplearn demo --out heplearn-demo
     """
-    figures = run_demo(out, quick=quick, seed=seed)
+    figures = run_demo(out, quick=quick, seed=seed, overwrite=overwrite)
     table = Table(title=f"heplearn demo: outputs in {out}", show_header=False)
     for key, value in figures.items():
         table.add_row(key, f"{value:.4g}")
