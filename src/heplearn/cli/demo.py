@@ -81,6 +81,6 @@ def demo(
     figures = run_demo(out, quick=quick, seed=seed, overwrite=overwrite)
     table = Table(title=f"heplearn demo: outputs in {out}", show_header=False)
     for key, value in figures.items():
-        table.add_row(key, f"{value:.4g}")
+        table.add_row(key, f"{value:,.0f}" if value.is_integer() else f"{value:.4g}")
     table.add_row("ROOT round trip", "exact")
     Console().print(table)
