@@ -1,0 +1,1 @@
+"""Shipped calorimeter geometries (YAML data, loaded by ``heplearn.detector.load_geometry``)."""
