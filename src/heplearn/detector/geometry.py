@@ -85,7 +85,10 @@ class CalorimeterGeometry:
     name: str = "unnamed"
     technology: Literal["sampling", "homogeneous"] = "sampling"
     stochastic: float = setting(0.10, low=0.0, high=1.0, doc="sampling/photo-statistics a [√GeV]")
-    constant: float = setting(0.007, low=0.0, high=0.2, doc="constant term c from gain spread")
+    constant: float = setting(0.007, low=0.0, high=0.2, doc="nominal constant term c (reference)")
+    gain_spread: float = setting(
+        0.004, low=0.0, high=0.2, doc="relative spread of the gains of the regions (calibration)"
+    )
     gain_region: tuple[float, float] = setting(
         (0.2, 0.4), low=1e-3, doc="(Δη, Δφ) of regions sharing one gain"
     )
@@ -112,6 +115,12 @@ class CalorimeterGeometry:
     dead_cell_fraction: float = setting(0.0, low=0.0, high=0.5, doc="fraction of dead cells")
     detector_seed: int = setting(2026, low=0, doc="seed of gains and dead cells")
     seed_layer: str = "middle"
+    e_acc_window: tuple[int, int] | None = setting(
+        None, low=1, high=255, doc="central (η, φ) cells of the seed layer summed for E_acc"
+    )
+    seed_threshold_gev: float = setting(
+        0.0, low=0.0, high=100.0, doc="a cluster exists only if its central seed cell passes this"
+    )
 
     def validate(self, where: str) -> None:
         if not self.layers:

@@ -59,13 +59,17 @@ class Deposits:
 
 
 def _segment_thicknesses(
-    abs_eta: Array, geometry: CalorimeterGeometry, slices: int
+    abs_eta: Array, geometry: CalorimeterGeometry, slices: int, material: bool
 ) -> tuple[Array, list[tuple[int, int]]]:
-    """(n, K) thicknesses [X0] along the path and the (layer, slice) of each segment (−1: dead)."""
-    columns = [interpolate(geometry.cryostat_x0, abs_eta)]
+    """(n, K) thicknesses [X0] along the path and the (layer, slice) of each segment (−1: dead).
+
+    Without ``material`` the dead material in front of and between the layers is removed.
+    """
+    keep = 1.0 if material else 0.0
+    columns = [keep * interpolate(geometry.cryostat_x0, abs_eta)]
     labels = [(-1, -1)]
     for index, layer in enumerate(geometry.layers):
-        columns.append(interpolate(layer.dead_before_x0, abs_eta))
+        columns.append(keep * interpolate(layer.dead_before_x0, abs_eta))
         labels.append((-1, -1))
         depth = np.where(abs_eta < layer.eta_max, interpolate(layer.depth_x0, abs_eta), 0.0)
         for part in range(slices):
@@ -82,6 +86,7 @@ def deposit_showers(
     rng: np.random.Generator | None,
     *,
     slices: int = 3,
+    material: bool = True,
 ) -> Deposits:
     """Deposit ``showers`` into the ``windows`` of ``n_particles`` particles.
 
@@ -91,7 +96,7 @@ def deposit_showers(
     abs_eta = np.abs(showers.eta)
     owner = np.asarray(showers.owner)
     profiles = sample_profiles(energy, geometry, rng)
-    thickness, labels = _segment_thicknesses(abs_eta, geometry, slices)
+    thickness, labels = _segment_thicknesses(abs_eta, geometry, slices, material)
     edges = np.concatenate([np.zeros((len(energy), 1)), np.cumsum(thickness, axis=1)], axis=1)
     fractions = depth_fractions(profiles, edges - showers.start_x0[:, None])
     middles = 0.5 * (edges[:, 1:] + edges[:, :-1])

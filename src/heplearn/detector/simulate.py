@@ -1,0 +1,119 @@
+"""The whole fast simulation of e/γ clusters: material → showers (+ pileup) → cells → clusters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from heplearn.detector.cellgrid import Window, place_windows
+from heplearn.detector.geometry import CalorimeterGeometry
+from heplearn.detector.material import Upstream, propagate
+from heplearn.detector.particles import Particles
+from heplearn.detector.pileup import pileup_showers
+from heplearn.detector.reconstruction import reconstruct_clusters
+from heplearn.detector.response import ResponseSwitches, measure_cells
+from heplearn.detector.shower import Deposits, SubShowers, deposit_showers
+
+__all__ = ["SimulatedClusters", "SimulationSwitches", "ideal", "simulate_clusters"]
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class SimulationSwitches:
+    """What to simulate; all on by default.  ``ideal()`` turns off material, noise and pileup."""
+
+    material: bool = True
+    shower_fluctuations: bool = True
+    pileup: bool = True
+    response: ResponseSwitches = field(default_factory=ResponseSwitches)
+
+
+def ideal() -> SimulationSwitches:
+    """No upstream material, no noise, no pileup, no dead cells: the intrinsic resolution."""
+    return SimulationSwitches(
+        material=False,
+        pileup=False,
+        response=ResponseSwitches(noise=False, dead_cells=False),
+    )
+
+
+@dataclass(frozen=True)
+class SimulatedClusters:
+    """One cluster per primary particle, with everything the sample builder stores."""
+
+    windows: dict[str, Window]
+    cells: dict[str, Array]
+    deposits: Deposits
+    upstream: Upstream
+    scalars: dict[str, Array]
+
+
+def _concat(first: SubShowers, second: SubShowers) -> SubShowers:
+    return SubShowers(
+        energy=np.concatenate([first.energy, second.energy]),
+        eta=np.concatenate([first.eta, second.eta]),
+        phi=np.concatenate([first.phi, second.phi]),
+        start_x0=np.concatenate([first.start_x0, second.start_x0]),
+        owner=np.concatenate([first.owner, second.owner]),
+    )
+
+
+def simulate_clusters(
+    primaries: Particles,
+    geometry: CalorimeterGeometry,
+    rng: np.random.Generator,
+    *,
+    pileup: Particles | None = None,
+    companions: Particles | None = None,
+    companion_owner: Array | None = None,
+    switches: SimulationSwitches = SimulationSwitches(),
+) -> SimulatedClusters:
+    """Simulate one cluster per primary.
+
+    ``companions`` are other e/γ of the hard event (e.g. final-state radiation) whose showers
+    join the cluster of the primary ``companion_owner``; ``pileup`` particles join every
+    cluster whose window they reach (matched by ``event``).
+    """
+    n = len(primaries)
+    upstream = propagate(primaries, geometry, rng, material=switches.material)
+    windows = place_windows(upstream.impact_eta, upstream.impact_phi, geometry)
+    showers = upstream.showers
+    if companions is not None and companion_owner is not None and len(companions):
+        extra = propagate(companions, geometry, rng, material=switches.material).showers
+        showers = _concat(
+            showers,
+            SubShowers(
+                extra.energy, extra.eta, extra.phi, extra.start_x0, companion_owner[extra.owner]
+            ),
+        )
+    if switches.pileup and pileup is not None:
+        seed = geometry.seed
+        half = (seed.window[0] * seed.d_eta / 2 + 0.05, seed.window[1] * seed.d_phi / 2 + 0.05)
+        showers = _concat(
+            showers,
+            pileup_showers(
+                pileup,
+                cluster_eta=upstream.impact_eta,
+                cluster_phi=upstream.impact_phi,
+                cluster_event=primaries.event,
+                geometry=geometry,
+                rng=rng,
+                half_size=half,
+            ),
+        )
+    deposits = deposit_showers(
+        showers,
+        windows,
+        geometry,
+        n,
+        rng if switches.shower_fluctuations else None,
+        material=switches.material,
+    )
+    cells = measure_cells(deposits.cells, windows, geometry, rng, switches.response)
+    scalars = reconstruct_clusters(cells, windows, geometry)
+    return SimulatedClusters(
+        windows=windows, cells=cells, deposits=deposits, upstream=upstream, scalars=scalars
+    )
