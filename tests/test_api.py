@@ -2,6 +2,7 @@
 
 import heplearn
 import heplearn.data
+import heplearn.detector
 import heplearn.generate
 
 
@@ -34,10 +35,23 @@ def test_data_api() -> None:
 
 
 def test_generate_api() -> None:
-    assert sorted(heplearn.generate.__all__) == ["ToyConfig", "generate_toy"]
+    assert sorted(heplearn.generate.__all__) == [
+        "CalibSampleConfig",
+        "ToyConfig",
+        "calib_dataset",
+        "generate_toy",
+    ]
+
+
+def test_detector_api() -> None:
+    assert sorted(heplearn.detector.__all__) == [
+        "CalorimeterGeometry",
+        "load_geometry",
+        "shipped_geometries",
+    ]
 
 
 def test_every_public_name_exists() -> None:
-    for module in (heplearn, heplearn.data, heplearn.generate):
+    for module in (heplearn, heplearn.data, heplearn.detector, heplearn.generate):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -7,17 +7,20 @@ from pathlib import Path
 import pytest
 
 import heplearn.data
-import heplearn.generate  # noqa: F401  (registers toy)
+import heplearn.detector
+import heplearn.generate
 from heplearn.config import load_any_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
+GEOMETRIES = sorted((Path(heplearn.detector.__file__).parent / "geometries").glob("*.yaml"))
 
 
 def test_there_are_shipped_configs() -> None:
-    assert len(CONFIGS) >= 3
+    assert len(CONFIGS) >= 7
+    assert {p.stem for p in GEOMETRIES} == {"atlas-lar", "cms-ecal"}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.name))
+@pytest.mark.parametrize("path", CONFIGS + GEOMETRIES, ids=lambda p: str(p.name))
 def test_shipped_config_loads(path: Path) -> None:
     config = load_any_config(path)
     assert type(config).kind in path.read_text()

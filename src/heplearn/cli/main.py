@@ -15,6 +15,7 @@ import typer
 
 from heplearn import __version__
 from heplearn.cli import data as data_commands
+from heplearn.cli import generate as generate_commands
 from heplearn.cli.demo import demo
 from heplearn.cli.info import info
 from heplearn.cli.state import STATE
@@ -31,6 +32,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(generate_commands.app, name="generate")
 app.command(name="info")(info)
 app.command(name="demo")(demo)
 

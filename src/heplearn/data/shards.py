@@ -64,6 +64,18 @@ class ShardedWriter:
         self.provenance = dict(provenance)
         self._prepare(overwrite)
 
+    @classmethod
+    def attach(
+        cls, folder: str | Path, *, fingerprint: str, provenance: Mapping[str, Any]
+    ) -> ShardedWriter:
+        """A writer for a worker process: the folder was prepared by the coordinating process,
+        so nothing is checked or cleaned (other workers' temporary files are in flight)."""
+        writer = cls.__new__(cls)
+        writer.folder = Path(folder)
+        writer.fingerprint = fingerprint
+        writer.provenance = dict(provenance)
+        return writer
+
     def _prepare(self, overwrite: bool) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             if not overwrite:

@@ -23,6 +23,8 @@ Array = np.ndarray[Any, Any]
 def radial_parameters(energy: Array, tau: Array, z_eff: float) -> tuple[Array, Array, Array]:
     """Core radius Rc, tail radius Rt [Molière radii] and core weight p at depth τ = t/T."""
     log_e = np.log(np.maximum(energy, 1e-3))
+    # The parametrisation is fitted for τ ≲ 4; deeper (late, soft) deposits keep its τ = 6 shape.
+    tau = np.clip(tau, 0.0, 6.0)
     core = (0.0251 + 0.00319 * log_e) + (0.1162 - 0.000381 * z_eff) * tau
     k1 = 0.659 - 0.00309 * z_eff
     k4 = 0.3585 + 0.0412 * log_e
