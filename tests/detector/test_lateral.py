@@ -10,19 +10,20 @@ from heplearn.detector.lateral import cell_fractions, quadrant_integral, radial_
 
 
 @pytest.mark.parametrize(("x", "y", "radius"), [(1.0, 2.0, 1.3), (0.3, 5.0, 0.7), (10.0, 0.2, 2.0)])
+# quadrant_integral runs in float32: ~1e-7 relative precision.
 def test_quadrant_integral_matches_numerical_integration(x: float, y: float, radius: float) -> None:
     density = lambda b, a: radius**2 / (np.pi * (a * a + b * b + radius**2) ** 2)  # noqa: E731
     numeric, _ = integrate.dblquad(density, 0, x, 0, y)
     assert quadrant_integral(np.array(x), np.array(y), np.array(radius)) == pytest.approx(
-        numeric, rel=1e-9
+        numeric, rel=1e-6
     )
 
 
 def test_cells_tile_the_plane_to_unity_and_are_symmetric() -> None:
-    edges = np.linspace(-2000.0, 2000.0, 401)[None, :]
+    edges = np.linspace(-5000.0, 5000.0, 201)[None, :]
     fractions = cell_fractions(edges, edges, np.array([20.0]))
     assert fractions.sum() == pytest.approx(1.0, abs=1e-4)
-    np.testing.assert_allclose(fractions[0], fractions[0][::-1, ::-1], atol=1e-15)
+    np.testing.assert_allclose(fractions[0], fractions[0][::-1, ::-1], atol=1e-7)
     assert (fractions >= 0).all()
 
 

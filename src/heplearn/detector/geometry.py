@@ -66,6 +66,7 @@ class LayerSpec:
     noise_mev: float = setting(0.0, low=0.0, high=10_000.0, doc="electronic noise per cell [MeV]")
     eta_max: float = setting(5.0, low=0.0, high=5.0, doc="|η| coverage of this layer")
     e_acc_weight: float = setting(1.0, low=0.0, high=100.0, doc="weight of the layer in E_acc")
+    slices: int = setting(2, low=1, high=10, doc="depth slices for the lateral profile")
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Deposits:
 
 
 def _segment_thicknesses(
-    abs_eta: Array, geometry: CalorimeterGeometry, slices: int, material: bool
+    abs_eta: Array, geometry: CalorimeterGeometry, material: bool
 ) -> tuple[Array, list[tuple[int, int]]]:
     """(n, K) thicknesses [X0] along the path and the (layer, slice) of each segment (−1: dead).
 
@@ -72,8 +72,8 @@ def _segment_thicknesses(
         columns.append(keep * interpolate(layer.dead_before_x0, abs_eta))
         labels.append((-1, -1))
         depth = np.where(abs_eta < layer.eta_max, interpolate(layer.depth_x0, abs_eta), 0.0)
-        for part in range(slices):
-            columns.append(depth / slices)
+        for part in range(layer.slices):
+            columns.append(depth / layer.slices)
             labels.append((index, part))
     return np.stack(columns, axis=1), labels
 
@@ -85,7 +85,6 @@ def deposit_showers(
     n_particles: int,
     rng: np.random.Generator | None,
     *,
-    slices: int = 3,
     material: bool = True,
 ) -> Deposits:
     """Deposit ``showers`` into the ``windows`` of ``n_particles`` particles.
@@ -96,7 +95,7 @@ def deposit_showers(
     abs_eta = np.abs(showers.eta)
     owner = np.asarray(showers.owner)
     profiles = sample_profiles(energy, geometry, rng)
-    thickness, labels = _segment_thicknesses(abs_eta, geometry, slices, material)
+    thickness, labels = _segment_thicknesses(abs_eta, geometry, material)
     edges = np.concatenate([np.zeros((len(energy), 1)), np.cumsum(thickness, axis=1)], axis=1)
     fractions = depth_fractions(profiles, edges - showers.start_x0[:, None])
     middles = 0.5 * (edges[:, 1:] + edges[:, :-1])
