@@ -17,15 +17,15 @@ def test_quick_demo_end_to_end_and_rerun(cli: Callable[..., CliResult], tmp_path
     result = cli("demo", "--quick", "--out", out)
     assert result.code == 0, result.err
     assert "ROOT round trip" in result.out
-    assert yaml.safe_load((out / "config.yaml").read_text())["kind"] == "toy"
-    store = open_store(out / "toy-sample", check_finite=True)
-    assert store.rows == 400
-    assert (out / "toy-sample.root").stat().st_size > 0
-    shard_times = [p.stat().st_mtime_ns for p in sorted((out / "toy-sample").glob("shard-*.h5"))]
+    assert yaml.safe_load((out / "config.yaml").read_text())["kind"] == "calib-sample"
+    assert "median m_ee" in result.out
+    store = open_store(out / "zee-sample", check_finite=True)
+    assert store.rows > 300  # two electrons in most of the 300 Z→ee events
+    assert (out / "zee-sample.root").stat().st_size > 0
+    shards = sorted((out / "zee-sample").glob("shard-*.h5"))
+    shard_times = [p.stat().st_mtime_ns for p in shards]
     assert cli("demo", "--quick", "--out", out).code == 0
-    assert [
-        p.stat().st_mtime_ns for p in sorted((out / "toy-sample").glob("shard-*.h5"))
-    ] == shard_times
+    assert [p.stat().st_mtime_ns for p in shards] == shard_times
 
 
 def test_demo_with_other_seed_needs_overwrite(

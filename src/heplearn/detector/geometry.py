@@ -119,6 +119,9 @@ class CalorimeterGeometry:
     e_acc_window: tuple[int, int] | None = setting(
         None, low=1, high=255, doc="central (η, φ) cells of the seed layer summed for E_acc"
     )
+    bipolar_pulse: bool = setting(
+        False, doc="pulses of earlier crossings subtract (LAr): pileup averages to zero"
+    )
     seed_threshold_gev: float = setting(
         0.0, low=0.0, high=100.0, doc="a cluster exists only if its central seed cell passes this"
     )

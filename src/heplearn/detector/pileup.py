@@ -1,4 +1,4 @@
-"""Pileup in the calorimeter: overlaid minimum-bias particles that fall into a cluster window.
+"""Pileup in the calorimeter: overlaid minimum-bias particles near a cluster window.
 
 Photons and electrons (mostly from π0 decays) deposit EM showers.  Charged and
 neutral hadrons get a simple hadronic response in the EM calorimeter: a
@@ -7,11 +7,15 @@ energy) and, in the ≈ 50 % of cases where they interact in its ≈ 1 λ of dep
 a fraction of their energy drawn uniformly in [0.1, 0.6], deposited late in the
 shower depth.  Charged particles are bent in the field and curl up below
 pT = 0.3 B R / 2.
+
+With a bipolar pulse shape (LAr), the signal of earlier bunch crossings enters
+with the opposite sign, so that the average pileup in a cell is zero while its
+fluctuations add up: such out-of-time particles carry ``sign = −1``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,7 +25,7 @@ from heplearn.detector.material import detector_eta
 from heplearn.detector.particles import Particles
 from heplearn.detector.shower import SubShowers
 
-__all__ = ["pileup_showers"]
+__all__ = ["PileupSource", "pileup_showers"]
 
 Array = np.ndarray[Any, Any]
 
@@ -29,55 +33,54 @@ MIP_GEV = 0.2
 INTERACTION_PROBABILITY = 0.5
 
 
+class PileupSource(Protocol):
+    """Gives the pileup particles within ``margin`` in η of each cluster of each event."""
+
+    def near(
+        self, cluster_eta: Array, cluster_event: Array, margin: float
+    ) -> tuple[Particles, Array, Array]:
+        """(particles, index of the cluster each belongs to, sign ±1 of its signal)."""
+        ...
+
+
 def pileup_showers(
-    pileup: Particles,
+    near: Particles,
     *,
+    owner: Array,
+    sign: Array,
     cluster_eta: Array,
     cluster_phi: Array,
-    cluster_event: Array,
     geometry: CalorimeterGeometry,
     rng: np.random.Generator,
     half_size: tuple[float, float],
 ) -> SubShowers:
-    """Showers of pileup particles inside the (η, φ) half-size around each cluster, owned by it."""
-    empty = np.zeros(0)
-    if len(pileup) == 0 or len(cluster_eta) == 0:
-        return SubShowers(empty, empty, empty, empty, np.zeros(0, np.int64))
-    radius = geometry.front_radius(np.abs(pileup.eta))
-    eta = detector_eta(pileup.eta, pileup.vertex_z, radius)
-    charge = pileup.charge.astype(np.float64)
+    """Showers (signed energies) of pileup particles inside each cluster's (η, φ) half-size."""
+    radius = geometry.front_radius(np.abs(near.eta))
+    eta = detector_eta(near.eta, near.vertex_z, radius)
+    charge = near.charge.astype(np.float64)
+    pt = near.pt
     k = 0.15 * geometry.magnetic_field_t
-    reaches = (charge == 0) | (k * radius * 1e-3 < pileup.pt)
-    bend = np.arcsin(np.clip(k * radius * 1e-3 / np.maximum(pileup.pt, 1e-3), -1.0, 1.0))
-    phi = wrap_phi(pileup.phi - charge * bend)
-    em = (pileup.pdgid == 22) | (np.abs(pileup.pdgid) == 11)
-    interacts = rng.random(len(pileup)) < INTERACTION_PROBABILITY
-    hadronic = np.minimum(pileup.energy, MIP_GEV * np.cosh(eta) ** 0.5) + np.where(
-        interacts, rng.uniform(0.1, 0.6, len(pileup)) * pileup.energy, 0.0
+    reaches = (charge == 0) | (k * radius * 1e-3 < pt)
+    bend = np.arcsin(np.clip(k * radius * 1e-3 / np.maximum(pt, 1e-3), -1.0, 1.0))
+    phi = wrap_phi(near.phi - charge * bend)
+    em = (near.pdgid == 22) | (np.abs(near.pdgid) == 11)
+    n = len(near)
+    interacts = rng.random(n) < INTERACTION_PROBABILITY
+    hadronic = np.minimum(near.energy, MIP_GEV * np.cosh(eta) ** 0.5) + np.where(
+        interacts, rng.uniform(0.1, 0.6, n) * near.energy, 0.0
     )
-    deposit = np.where(em, pileup.energy, np.minimum(hadronic, pileup.energy))
-    start = np.where(
-        em, rng.exponential(9.0 / 7.0, len(pileup)), rng.uniform(2.0, 15.0, len(pileup))
+    deposit = np.where(em, near.energy, np.minimum(hadronic, near.energy))
+    start = np.where(em, rng.exponential(9.0 / 7.0, n), rng.uniform(2.0, 15.0, n))
+    inside = (
+        reaches
+        & (deposit > 1e-3)
+        & (np.abs(eta - cluster_eta[owner]) < half_size[0])
+        & (np.abs(wrap_phi(phi - cluster_phi[owner])) < half_size[1])
     )
-    usable = reaches & (np.abs(eta) < geometry.eta_max + 0.2) & (deposit > 1e-3)
-
-    # Pair clusters with the pileup particles of their event (sorted by event for speed).
-    index = np.flatnonzero(usable)
-    index = index[np.argsort(pileup.event[index], kind="stable")]
-    events = pileup.event[index]
-    starts = np.searchsorted(events, cluster_event, side="left")
-    lengths = np.searchsorted(events, cluster_event, side="right") - starts
-    cluster = np.repeat(np.arange(len(cluster_eta)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    particle = index[np.repeat(starts, lengths) + offsets]
-    near = (np.abs(eta[particle] - cluster_eta[cluster]) < half_size[0]) & (
-        np.abs(wrap_phi(phi[particle] - cluster_phi[cluster])) < half_size[1]
-    )
-    cluster, particle = cluster[near], particle[near]
     return SubShowers(
-        energy=deposit[particle],
-        eta=eta[particle],
-        phi=phi[particle],
-        start_x0=start[particle],
-        owner=cluster,
+        energy=(sign * deposit)[inside],
+        eta=eta[inside],
+        phi=phi[inside],
+        start_x0=start[inside],
+        owner=owner[inside],
     )

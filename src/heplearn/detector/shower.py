@@ -94,7 +94,9 @@ def deposit_showers(
     energy = np.asarray(showers.energy, dtype=np.float64)
     abs_eta = np.abs(showers.eta)
     owner = np.asarray(showers.owner)
-    profiles = sample_profiles(energy, geometry, rng)
+    # Out-of-time pileup enters with negative energy (bipolar pulses): shape from |E|.
+    magnitude = np.abs(energy)
+    profiles = sample_profiles(magnitude, geometry, rng)
     thickness, labels = _segment_thicknesses(abs_eta, geometry, material)
     edges = np.concatenate([np.zeros((len(energy), 1)), np.cumsum(thickness, axis=1)], axis=1)
     fractions = depth_fractions(profiles, edges - showers.start_x0[:, None])
@@ -127,7 +129,9 @@ def deposit_showers(
                 continue
             x = radius[:, k : k + 1] * (eta_edges - showers.eta[:, None])
             y = radius[:, k : k + 1] * (phi_edges - axis_phi)
-            profile = RadialProfile.at_depth(energy, tau[:, k], geometry.z_eff, geometry.moliere_mm)
+            profile = RadialProfile.at_depth(
+                magnitude, tau[:, k], geometry.z_eff, geometry.moliere_mm
+            )
             shape = profile.cell_fractions(x, y)
             if geometry.module_gaps.width_mm > 0:
                 lost = subtract_module_gaps(

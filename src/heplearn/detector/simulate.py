@@ -11,7 +11,7 @@ from heplearn.detector.cellgrid import Window, place_windows
 from heplearn.detector.geometry import CalorimeterGeometry
 from heplearn.detector.material import Upstream, propagate
 from heplearn.detector.particles import Particles
-from heplearn.detector.pileup import pileup_showers
+from heplearn.detector.pileup import PileupSource, pileup_showers
 from heplearn.detector.reconstruction import reconstruct_clusters
 from heplearn.detector.response import ResponseSwitches, measure_cells
 from heplearn.detector.shower import Deposits, SubShowers, deposit_showers
@@ -66,7 +66,7 @@ def simulate_clusters(
     geometry: CalorimeterGeometry,
     rng: np.random.Generator,
     *,
-    pileup: Particles | None = None,
+    pileup: PileupSource | None = None,
     companions: Particles | None = None,
     companion_owner: Array | None = None,
     switches: SimulationSwitches = SimulationSwitches(),
@@ -92,13 +92,15 @@ def simulate_clusters(
     if switches.pileup and pileup is not None:
         seed = geometry.seed
         half = (seed.window[0] * seed.d_eta / 2 + 0.05, seed.window[1] * seed.d_phi / 2 + 0.05)
+        near, near_owner, sign = pileup.near(upstream.impact_eta, primaries.event, half[0] + 0.1)
         showers = _concat(
             showers,
             pileup_showers(
-                pileup,
+                near,
+                owner=near_owner,
+                sign=sign,
                 cluster_eta=upstream.impact_eta,
                 cluster_phi=upstream.impact_phi,
-                cluster_event=primaries.event,
                 geometry=geometry,
                 rng=rng,
                 half_size=half,

@@ -32,7 +32,7 @@ from heplearn.detector.simulate import SimulatedClusters, SimulationSwitches, si
 from heplearn.detector.tracks import select_tracks, smear_tracks
 from heplearn.errors import ConfigError
 from heplearn.generate.guns import GunConfig, shoot
-from heplearn.generate.pileup_pool import minbias_pool, overlay_pileup
+from heplearn.generate.pileup_pool import PileupOverlay, minbias_pool
 from heplearn.generate.pythia import generate_events
 from heplearn.generate.runner import run_sharded
 
@@ -189,10 +189,11 @@ def simulate_calib_shard(config: CalibSampleConfig, shard: int) -> dict[str, Col
     event_ids = np.arange(first, stop)
     fixed = np.full(n, config.mu)
     mu = rng.uniform(*config.mu_range, n) if config.mu_range is not None else fixed
-    pileup, pileup_vertex, n_vertex = None, np.zeros(0, np.int64), np.ones(n, np.int64)
+    pileup, n_vertex = None, np.ones(n, np.int64)
     if config.has_pileup:
         pool = minbias_pool(config.pool_events, config.seed, config.ecm_gev)
-        pileup, pileup_vertex, n_vertex = overlay_pileup(pool, mu, event_ids, rng)
+        pileup = PileupOverlay.draw(pool, mu, event_ids, rng, out_of_time=geometry.bipolar_pulse)
+        n_vertex = pileup.n_vertex
     switches = SimulationSwitches(
         material=config.material, response=ResponseSwitches(noise=config.noise)
     )
@@ -206,10 +207,12 @@ def simulate_calib_shard(config: CalibSampleConfig, shard: int) -> dict[str, Col
         switches=switches,
     )
     # Tracks: the candidates' own (electrons), other charged hard particles, charged pileup.
-    track_sources = [primaries, charged_hard] + ([pileup] if pileup is not None else [])
-    vertices = [np.zeros(len(primaries), np.int64), np.zeros(len(charged_hard), np.int64)] + (
-        [pileup_vertex] if pileup is not None else []
-    )
+    track_sources = [primaries, charged_hard]
+    vertices = [np.zeros(len(primaries), np.int64), np.zeros(len(charged_hard), np.int64)]
+    if pileup is not None:
+        pileup_tracks, pileup_vertex = pileup.tracks()
+        track_sources.append(pileup_tracks)
+        vertices.append(pileup_vertex)
     all_charged = Particles(
         *(
             np.concatenate([getattr(p, f) for p in track_sources])

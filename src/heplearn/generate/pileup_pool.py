@@ -4,7 +4,9 @@ The pool is a few hundred Pythia minimum-bias events, generated once per
 (seed, size) and cached in the process.  Each overlaid vertex is a random pool
 event with a random φ rotation and η reflection (so a modest pool gives many
 distinct configurations) at a vertex z drawn from the beam spot (σz = 45 mm).
-Never is Pythia run per pileup vertex.
+Never is Pythia run per pileup vertex, and pileup particles are never all
+materialised: the pool is sorted by (event, η) once, so the particles of a
+vertex near a cluster are found by binary search.
 """
 
 from __future__ import annotations
@@ -16,27 +18,41 @@ from typing import Any
 import numpy as np
 
 from heplearn.detector.cellgrid import wrap_phi
-from heplearn.detector.particles import Particles
+from heplearn.detector.particles import Particles, charge_of
 from heplearn.generate.pythia import generate_events
 
-__all__ = ["BEAM_SPOT_SIGMA_Z_MM", "MinBiasPool", "minbias_pool", "overlay_pileup"]
+__all__ = ["BEAM_SPOT_SIGMA_Z_MM", "MinBiasPool", "PileupOverlay", "minbias_pool"]
 
 Array = np.ndarray[Any, Any]
 
 BEAM_SPOT_SIGMA_Z_MM = 45.0
 #: Probability that a pileup vertex is reconstructed (enough tracks above threshold).
 VERTEX_EFFICIENCY = 0.6
+#: Tracks are reconstructed above this pT [GeV].
+TRACK_PT_MIN = 1.0
+#: Separates pool events in the sorted key event·KEY_STRIDE + η (pool |η| < 3).
+KEY_STRIDE = 16.0
+
+
+def _pairs(starts: Array, stops: Array) -> tuple[Array, Array]:
+    """For ranges [start, stop) per row: (row of each element, element index)."""
+    lengths = np.maximum(stops - starts, 0)
+    rows = np.repeat(np.arange(len(starts)), lengths)
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return rows, np.repeat(starts, lengths) + within
 
 
 @dataclass(frozen=True)
 class MinBiasPool:
-    """Final-state particles of the pool events, flat, with event offsets."""
+    """Final-state particles of the pool events, sorted by (event, η), with event offsets."""
 
     pdgid: Array
     energy: Array
     eta: Array
     phi: Array
     offsets: Array
+    key: Array
+    is_track: Array
 
     @property
     def n_events(self) -> int:
@@ -48,39 +64,100 @@ def minbias_pool(n_events: int, seed: int, ecm_gev: float = 13_600.0) -> MinBias
     """The pool for (``n_events``, ``seed``): generated on first use, then reused."""
     # The pool has its own random stream, far from the shards' (0, 1, 2, …).
     events = generate_events("minbias", n_events, seed, 2**31, ecm_gev=ecm_gev, eta_max=3.0)
+    key = events.event * KEY_STRIDE + events.eta
+    order = np.argsort(key, kind="stable")
     counts = np.bincount(events.event, minlength=n_events)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    return MinBiasPool(events.pdgid, events.energy, events.eta, events.phi, offsets)
-
-
-def overlay_pileup(
-    pool: MinBiasPool, mu: Array, events: Array, rng: np.random.Generator
-) -> tuple[Particles, Array, Array]:
-    """Pileup particles for events with mean pileup ``mu``.
-
-    Returns the particles (``event`` = the hard event id), their vertex index (1, 2, …; 0 is
-    the hard scatter), and the number of reconstructed vertices per event.
-    """
-    n_vertices = rng.poisson(mu)
-    owner_event = np.repeat(events, n_vertices)
-    vertex_number = (
-        np.arange(n_vertices.sum()) - np.repeat(np.cumsum(n_vertices) - n_vertices, n_vertices) + 1
+    pt = events.energy[order] / np.cosh(events.eta[order])
+    charged = charge_of(events.pdgid[order]) != 0
+    return MinBiasPool(
+        pdgid=events.pdgid[order],
+        energy=events.energy[order],
+        eta=events.eta[order],
+        phi=events.phi[order],
+        offsets=np.concatenate([[0], np.cumsum(counts)]),
+        key=key[order],
+        is_track=charged & (pt > TRACK_PT_MIN) & (np.abs(events.eta[order]) < 2.5),
     )
-    chosen = rng.integers(0, pool.n_events, len(owner_event))
-    flip = rng.choice(np.array([-1.0, 1.0]), len(owner_event))
-    rotation = rng.uniform(-np.pi, np.pi, len(owner_event))
-    vertex_z = BEAM_SPOT_SIGMA_Z_MM * rng.standard_normal(len(owner_event))
-    lengths = pool.offsets[chosen + 1] - pool.offsets[chosen]
-    vertex_of_particle = np.repeat(np.arange(len(owner_event)), lengths)
-    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    index = np.repeat(pool.offsets[chosen], lengths) + within
-    particles = Particles(
-        pdgid=pool.pdgid[index],
-        energy=pool.energy[index],
-        eta=pool.eta[index] * flip[vertex_of_particle],
-        phi=wrap_phi(pool.phi[index] + rotation[vertex_of_particle]),
-        vertex_z=vertex_z[vertex_of_particle],
-        event=owner_event[vertex_of_particle],
-    )
-    reconstructed = 1 + rng.binomial(n_vertices, VERTEX_EFFICIENCY)
-    return particles, vertex_number[vertex_of_particle], reconstructed
+
+
+@dataclass(frozen=True)
+class PileupOverlay:
+    """The pileup vertices of a set of events: which pool event, how placed, in or out of time."""
+
+    pool: MinBiasPool
+    owner_event: Array
+    pool_event: Array
+    flip: Array
+    rotation: Array
+    vertex_z: Array
+    vertex_number: Array
+    sign: Array
+    n_vertex: Array
+
+    @classmethod
+    def draw(
+        cls,
+        pool: MinBiasPool,
+        mu: Array,
+        events: Array,
+        rng: np.random.Generator,
+        *,
+        out_of_time: bool,
+    ) -> PileupOverlay:
+        """Poisson(μ) in-time vertices per event (and as many again out of time if asked)."""
+        in_time = rng.poisson(mu)
+        counts = in_time + (rng.poisson(mu) if out_of_time else 0)
+        total = int(counts.sum())
+        owner = np.repeat(events, counts)
+        number = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+        sign = np.where(number <= np.repeat(in_time, counts), 1.0, -1.0)
+        return cls(
+            pool=pool,
+            owner_event=owner,
+            pool_event=rng.integers(0, pool.n_events, total),
+            flip=rng.choice(np.array([-1.0, 1.0]), total),
+            rotation=rng.uniform(-np.pi, np.pi, total),
+            vertex_z=BEAM_SPOT_SIGMA_Z_MM * rng.standard_normal(total),
+            vertex_number=number,
+            sign=sign,
+            n_vertex=1 + rng.binomial(in_time, VERTEX_EFFICIENCY),
+        )
+
+    def _particles(self, vertex: Array, index: Array) -> Particles:
+        return Particles(
+            pdgid=self.pool.pdgid[index],
+            energy=self.pool.energy[index],
+            eta=self.pool.eta[index] * self.flip[vertex],
+            phi=wrap_phi(self.pool.phi[index] + self.rotation[vertex]),
+            vertex_z=self.vertex_z[vertex],
+            event=self.owner_event[vertex],
+        )
+
+    def near(
+        self, cluster_eta: Array, cluster_event: Array, margin: float
+    ) -> tuple[Particles, Array, Array]:
+        """Pileup particles within ``margin`` in η of each cluster (see ``PileupSource``)."""
+        order = np.argsort(self.owner_event, kind="stable")
+        first = np.searchsorted(self.owner_event[order], cluster_event, side="left")
+        last = np.searchsorted(self.owner_event[order], cluster_event, side="right")
+        cluster, position = _pairs(first, last)
+        vertex = order[position]
+        # In the pool's frame the cluster sits at η·flip; search its sorted η range.
+        centre = cluster_eta[cluster] * self.flip[vertex]
+        base = self.pool_event[vertex] * KEY_STRIDE
+        low = np.searchsorted(self.pool.key, base + centre - margin, side="left")
+        high = np.searchsorted(self.pool.key, base + centre + margin, side="right")
+        pair, index = _pairs(low, high)
+        chosen = vertex[pair]
+        return self._particles(chosen, index), cluster[pair], self.sign[chosen]
+
+    def tracks(self) -> tuple[Particles, Array]:
+        """Charged in-time pileup particles that make tracks, and their vertex numbers."""
+        in_time = np.flatnonzero(self.sign > 0)
+        track_index = np.flatnonzero(self.pool.is_track)
+        per_event = np.searchsorted(track_index, self.pool.offsets)
+        vertex_of, position = _pairs(
+            per_event[self.pool_event[in_time]], per_event[self.pool_event[in_time] + 1]
+        )
+        vertex = in_time[vertex_of]
+        return self._particles(vertex, track_index[position]), self.vertex_number[vertex]
