@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,52 @@ def _concat(first: SubShowers, second: SubShowers) -> SubShowers:
     )
 
 
+#: Showers below this |energy| [GeV] (mostly pileup) use one depth slice per layer: their
+#: lateral detail is far below the noise, and they are most of the showers at high ⟨μ⟩.
+SOFT_SHOWER_GEV = 2.0
+
+
+def _subset(showers: SubShowers, mask: Array) -> SubShowers:
+    return SubShowers(
+        showers.energy[mask],
+        showers.eta[mask],
+        showers.phi[mask],
+        showers.start_x0[mask],
+        showers.owner[mask],
+    )
+
+
+def _deposit_hard_and_soft(
+    showers: SubShowers,
+    *,
+    windows: dict[str, Window],
+    geometry: CalorimeterGeometry,
+    n: int,
+    rng: np.random.Generator,
+    switches: SimulationSwitches,
+) -> Deposits:
+    soft = np.abs(showers.energy) < SOFT_SHOWER_GEV
+    coarse = replace(geometry, layers=tuple(replace(layer, slices=1) for layer in geometry.layers))
+    parts = [
+        deposit_showers(
+            _subset(showers, mask),
+            windows,
+            layout,
+            n,
+            rng if switches.shower_fluctuations else None,
+            material=switches.material,
+        )
+        for mask, layout in ((~soft, geometry), (soft, coarse))
+    ]
+    hard, light = parts
+    return Deposits(
+        cells={name: hard.cells[name] + light.cells[name] for name in hard.cells},
+        layer_total=hard.layer_total + light.layer_total,
+        dead=hard.dead + light.dead,
+        leakage=hard.leakage + light.leakage,
+    )
+
+
 def simulate_clusters(
     primaries: Particles,
     geometry: CalorimeterGeometry,
@@ -106,13 +152,8 @@ def simulate_clusters(
                 half_size=half,
             ),
         )
-    deposits = deposit_showers(
-        showers,
-        windows,
-        geometry,
-        n,
-        rng if switches.shower_fluctuations else None,
-        material=switches.material,
+    deposits = _deposit_hard_and_soft(
+        showers, windows=windows, geometry=geometry, n=n, rng=rng, switches=switches
     )
     cells = measure_cells(deposits.cells, windows, geometry, rng, switches.response)
     scalars = reconstruct_clusters(cells, windows, geometry)
