@@ -14,6 +14,7 @@ import pytest
 
 from heplearn.detector.geometry import CalorimeterGeometry, load_geometry
 from heplearn.detector.particles import Particles
+from heplearn.detector.resolution import fit_resolution_terms, relative_width
 from heplearn.detector.simulate import SimulationSwitches, ideal, simulate_clusters
 
 ENERGIES = np.array([10.0, 20.0, 35.0, 50.0, 100.0, 150.0, 250.0])
@@ -38,17 +39,6 @@ def shoot(
     return result.scalars["e_acc"] / energy
 
 
-def width(response: np.ndarray) -> float:
-    q25, q50, q75 = np.percentile(response, [25, 50, 75])
-    return float((q75 - q25) / 1.349 / q50)
-
-
-def fit_terms(widths: np.ndarray) -> tuple[float, float]:
-    design = np.stack([1.0 / ENERGIES, np.ones_like(ENERGIES)], axis=1)
-    a2, c2 = np.linalg.lstsq(design, widths**2, rcond=None)[0]
-    return float(np.sqrt(max(a2, 0.0))), float(np.sqrt(max(c2, 0.0)))
-
-
 @pytest.mark.parametrize("name", ["atlas-lar", "cms-ecal"])
 def test_ideal_resolution_matches_the_geometry(name: str) -> None:
     geometry = load_geometry(name)
@@ -64,8 +54,8 @@ def test_ideal_resolution_matches_the_geometry(name: str) -> None:
         response = shoot(
             geometry, pdgid=11, energy=energy, eta=eta, phi=phi, seed=index, switches=ideal()
         )
-        widths.append(width(response))
-    stochastic, constant = fit_terms(np.asarray(widths))
+        widths.append(relative_width(response))
+    stochastic, constant = fit_resolution_terms(ENERGIES, np.asarray(widths))
     assert stochastic == pytest.approx(geometry.stochastic, rel=0.15)
     assert constant == pytest.approx(geometry.constant, abs=0.003)
 
@@ -83,7 +73,7 @@ def test_crack_is_worse_than_central_barrel() -> None:
     crack = shoot(
         geometry, pdgid=11, energy=50.0, eta=crack_eta, phi=phi, seed=2, switches=realistic
     )
-    assert width(crack) > 1.5 * width(central)
+    assert relative_width(crack) > 1.5 * relative_width(central)
 
 
 def test_photons_convert_more_at_higher_eta() -> None:

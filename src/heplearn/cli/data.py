@@ -14,6 +14,7 @@ from heplearn.data.importer import import_file
 from heplearn.data.inspect import describe_store
 from heplearn.data.mapping import ImportMapping
 from heplearn.data.root_export import export_root
+from heplearn.report import validate_calib_sample
 
 __all__ = ["app"]
 
@@ -109,3 +110,24 @@ def inspect_command(
             console.print(f"  {key}: {value}")
     if "nonfinite" in summary:
         console.print(f"NaN/inf: {summary['nonfinite'] or 'none'}")
+
+
+@app.command(name="validate")
+def validate_command(
+    store: Path = typer.Argument(..., help="Calibration store (file or sharded folder)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the figures and report.html."),
+) -> None:
+    """Physics validation of a calibration sample: ΔE/E, resolution terms, images, masses.
+
+    Example:
+
+      heplearn data validate zee --out zee-validation
+    """
+    numbers = validate_calib_sample(store, out)
+    console = Console()
+    for particle, terms in numbers["resolution_terms"].items():
+        a, b, c = terms["stochastic"], terms["noise_gev"], terms["constant"]
+        console.print(f"{particle}: a = {a:.4f} √GeV, b = {b:.3f} GeV, c = {c:.4f}")
+    if "mass" in numbers:
+        console.print(f"pair mass median {numbers['mass']['reconstructed median [GeV]']:.2f} GeV")
+    console.print(f"wrote {Path(out) / 'report.html'}")

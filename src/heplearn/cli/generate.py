@@ -10,6 +10,7 @@ from rich.console import Console
 from heplearn.config import config_to_dict, load_config, parse_config
 from heplearn.detector.geometry import load_geometry
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
+from heplearn.report import validate_calib_sample
 
 __all__ = ["app"]
 
@@ -29,6 +30,9 @@ def calib_command(
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes."),
     dask: str | None = typer.Option(None, "--dask", help="Address of a Dask scheduler."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run's output."),
+    validate: bool = typer.Option(
+        False, "--validate", help="Also write the validation report into OUT-validation/."
+    ),
 ) -> None:
     """Simulate an e/γ calibration sample (guns or Pythia, pileup, ATLAS-/CMS-like calorimeter).
 
@@ -52,3 +56,7 @@ def calib_command(
         settings, out, workers=workers, dask=dask, overwrite=overwrite, progress=True
     )
     Console().print(f"wrote {settings.events} events in {settings.n_shards} shards to {store}")
+    if validate:
+        folder = store.parent / f"{store.name}-validation"
+        validate_calib_sample(store, folder)
+        Console().print(f"validation report: {folder / 'report.html'}")
