@@ -62,3 +62,12 @@ def assert_columns_equal(left: dict[str, Any], right: dict[str, Any]) -> None:
         else:
             assert np.asarray(b).dtype == np.asarray(a).dtype, name
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)
+
+
+def assert_one_error(result: CliResult, *fragments: str) -> None:
+    """Exit code 1 and exactly one ``error: ...`` line on stderr containing every fragment."""
+    assert result.code == 1, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

@@ -10,12 +10,13 @@ from typing import Any
 
 import h5py
 import numpy as np
+import pytest
 import uproot
 
 from heplearn.data import write_store
 from heplearn.data.schema import SCHEMA_VERSION
 
-from conftest import CliResult
+from conftest import CliResult, assert_one_error
 
 Cli = Callable[..., CliResult]
 
@@ -30,14 +31,6 @@ def make_root(path: Path, n: int = 200) -> None:
                 "p_eta": rng.uniform(-2.5, 2.5, n).astype(np.float32),
             }
         )
-
-
-def assert_one_error(result: CliResult, *fragments: str) -> None:
-    assert result.code == 1, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def only_input(folder: Path, *names: str) -> None:
@@ -104,35 +97,27 @@ def test_missing_tree_lists_the_available_ones(cli: Cli, tmp_path: Path) -> None
     only_input(tmp_path, "n.root")
 
 
-def test_mapping_with_missing_branch_suggests(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mapping", "fragments"),
+    [
+        (  # a mapping naming a missing branch: close names are suggested
+            "fields: {truth/energy: p_truthE}",
+            ("column 'p_truthE' is not in the input", "p_truth_E"),
+        ),
+        (  # an unknown config key: the nearest valid key is named
+            "feilds: {truth/energy: p_truth_E}",
+            ("unknown key 'feilds'", "m.yaml", "did you mean 'fields'"),
+        ),
+    ],
+)
+def test_bad_mapping(cli: Cli, tmp_path: Path, mapping: str, fragments: tuple[str, ...]) -> None:
     make_root(tmp_path / "n.root")
-    (tmp_path / "m.yaml").write_text("kind: import-mapping\nfields: {truth/energy: p_truthE}\n")
+    (tmp_path / "m.yaml").write_text(f"kind: import-mapping\n{mapping}\n")
+    out = tmp_path / "s.h5"
     result = cli(
-        "data",
-        "import",
-        tmp_path / "n.root",
-        "--out",
-        tmp_path / "s.h5",
-        "--mapping",
-        tmp_path / "m.yaml",
+        "data", "import", tmp_path / "n.root", "--out", out, "--mapping", tmp_path / "m.yaml"
     )
-    assert_one_error(result, "column 'p_truthE' is not in the input", "p_truth_E")
-    only_input(tmp_path, "n.root", "m.yaml")
-
-
-def test_unknown_config_key(cli: Cli, tmp_path: Path) -> None:
-    make_root(tmp_path / "n.root")
-    (tmp_path / "m.yaml").write_text("kind: import-mapping\nfeilds: {truth/energy: p_truth_E}\n")
-    result = cli(
-        "data",
-        "import",
-        tmp_path / "n.root",
-        "--out",
-        tmp_path / "s.h5",
-        "--mapping",
-        tmp_path / "m.yaml",
-    )
-    assert_one_error(result, "unknown key 'feilds'", "m.yaml", "did you mean 'fields'")
+    assert_one_error(result, *fragments)
     only_input(tmp_path, "n.root", "m.yaml")
 
 

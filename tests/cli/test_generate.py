@@ -10,7 +10,7 @@ import pytest
 from heplearn.data import open_store
 from heplearn.generate import runner
 
-from conftest import CliResult
+from conftest import CliResult, assert_one_error
 
 Cli = Callable[..., CliResult]
 
@@ -19,14 +19,6 @@ def write_config(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "c.yaml"
     path.write_text("kind: calib-sample\nshard_events: 100\n" + body)
     return path
-
-
-def assert_one_error(result: CliResult, *fragments: str) -> None:
-    assert result.code == 1, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def test_generate_overrides_and_resume(cli: Cli, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ Z mass.  Each workflow adds its part.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import typer
@@ -21,24 +20,11 @@ from heplearn.data.atomic import atomic_output
 from heplearn.data.reader import open_store
 from heplearn.data.root_export import export_root
 from heplearn.data.root_source import RootSource
+from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.errors import DataError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 
 __all__ = ["demo", "run_demo"]
-
-
-def _pair_mass(data: dict[str, Any]) -> np.ndarray[Any, Any]:
-    """Invariant mass [GeV] of the two clusters of each event with two (E_acc, cluster η, φ)."""
-    _, first, counts = np.unique(data["event/id"], return_index=True, return_counts=True)
-    pairs = first[counts == 2]
-    e1, e2 = data["scalars/e_acc"][pairs], data["scalars/e_acc"][pairs + 1]
-    eta1, eta2 = data["scalars/eta"][pairs], data["scalars/eta"][pairs + 1]
-    d_phi = data["scalars/phi"][pairs] - data["scalars/phi"][pairs + 1]
-    # Massless: m² = 2 pT1 pT2 (cosh Δη − cos Δφ)
-    pt1, pt2 = e1 / np.cosh(eta1), e2 / np.cosh(eta2)
-    mass2 = 2 * pt1 * pt2 * (np.cosh(eta1 - eta2) - np.cos(d_phi))
-    mass: np.ndarray[Any, Any] = np.sqrt(np.maximum(mass2, 0.0))
-    return mass
 
 
 def run_demo(
@@ -101,7 +87,16 @@ def run_demo(
         "median E_acc/E_true": float(quartiles[1]),
         "IQR/1.349 of E_acc/E_true": float((quartiles[2] - quartiles[0]) / 1.349),
         "median truth m_Z [GeV]": float(np.median(data["truth/resonance_mass"])),
-        "median m_ee from E_acc [GeV]": float(np.median(_pair_mass(data))),
+        "median m_ee from E_acc [GeV]": float(
+            np.median(
+                cluster_pair_mass(
+                    data["scalars/e_acc"],
+                    data["scalars/eta"],
+                    data["scalars/phi"],
+                    *pairs_of_events(data["event/id"]),
+                )
+            )
+        ),
     }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from heplearn.data.atomic import atomic_output
 from heplearn.data.reader import open_store
+from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.detector.resolution import fit_resolution_with_noise, relative_width
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
@@ -167,17 +168,8 @@ def _pileup(data: dict[str, Array], folder: Path) -> Path:
 
 def _pair_masses(data: dict[str, Array]) -> tuple[Array, Array]:
     """(generated Z/H mass, mass from E_acc and cluster directions) of 2-cluster events."""
-    _, first, counts = np.unique(data["event/id"], return_index=True, return_counts=True)
-    i = first[counts == 2]
-    j = i + 1
-    e1, e2 = (
-        data["scalars/e_acc"][i].astype(np.float64),
-        data["scalars/e_acc"][j].astype(np.float64),
-    )
-    eta1, eta2 = data["scalars/eta"][i], data["scalars/eta"][j]
-    pt1, pt2 = e1 / np.cosh(eta1), e2 / np.cosh(eta2)
-    d_phi = data["scalars/phi"][i] - data["scalars/phi"][j]
-    mass = np.sqrt(np.maximum(2 * pt1 * pt2 * (np.cosh(eta1 - eta2) - np.cos(d_phi)), 0.0))
+    i, j = pairs_of_events(data["event/id"])
+    mass = cluster_pair_mass(data["scalars/e_acc"], data["scalars/eta"], data["scalars/phi"], i, j)
     return data["truth/resonance_mass"][i], mass
 
 
