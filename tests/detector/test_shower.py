@@ -85,3 +85,14 @@ def test_module_gaps_lose_energy_only_near_boundaries() -> None:
         lost[name] = deposits.dead.mean() / 50.0
     assert lost["away"] < 1e-3
     assert lost["gap"] > 0.05
+
+
+def test_cell_time_resolution_improves_with_energy() -> None:
+    from heplearn.detector.timing import cell_times, time_resolution
+
+    rng = np.random.default_rng(2)
+    cells = {"middle": np.concatenate([np.full((4000, 1, 1), 0.1), np.full((4000, 1, 1), 20.0)])}
+    times = cell_times(cells, rng)["middle"][:, 0, 0]
+    soft, hard = times[:4000].std(), times[4000:].std()
+    assert soft == pytest.approx(float(time_resolution(np.array(0.1))), rel=0.1)
+    assert hard < 0.5 and soft > 10 * hard

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from heplearn.config import parse_config
 from heplearn.data import open_store
@@ -103,6 +104,14 @@ def test_cms_like_response_has_the_scouting_features(tmp_path: Path) -> None:
     shoulder = (delta > -0.5) & (delta < -0.1)
     brem = data["truth/brem_fraction"]
     assert brem[shoulder].mean() > 1.2 * brem[np.abs(delta) < 0.05].mean()
+
+
+def test_time_images_and_resolved_config_are_written(tmp_path: Path) -> None:
+    folder = sample(tmp_path, "timed", events=100, time_images=True)
+    store = open_store(folder, required={"time/middle": None, "event/process": None})
+    assert store.schema["time/middle"].shape == (7, 11)
+    resolved = parse_config(CalibSampleConfig, yaml.safe_load((folder / "config.yaml").read_text()))
+    assert resolved.time_images and resolved.events == 100
 
 
 def test_gun_eta_outside_the_geometry_is_refused() -> None:

@@ -23,9 +23,11 @@ from heplearn.data.schema import SCHEMA_VERSION, Column
 from heplearn.data.writer import StoreWriter, checksum_columns
 from heplearn.errors import OutputExistsError, SchemaError
 
-__all__ = ["MANIFEST", "ShardedWriter", "run_fingerprint", "shard_name"]
+__all__ = ["CONFIG_FILE", "MANIFEST", "ShardedWriter", "run_fingerprint", "shard_name"]
 
 MANIFEST = "manifest.json"
+#: The fully resolved config of the run, written beside the shards.
+CONFIG_FILE = "config.yaml"
 _FINGERPRINT = "heplearn_fingerprint"
 _CHECKSUM = "heplearn_checksum"
 
@@ -103,6 +105,8 @@ class ShardedWriter:
     def _is_this_run(self) -> bool:
         entries = [p for p in self.folder.iterdir() if not p.name.startswith(".")]
         for entry in entries:
+            if entry.name == CONFIG_FILE:
+                continue  # rewritten by every run with the same fingerprint
             if entry.name == MANIFEST:
                 manifest = json.loads(entry.read_text())
                 if manifest.get("fingerprint") != self.fingerprint:
@@ -174,6 +178,9 @@ class ShardedWriter:
             "provenance": self.provenance,
             "shards": entries,
         }
+        if "config" in self.provenance:
+            with atomic_output(self.folder / CONFIG_FILE, overwrite=True) as tmp:
+                tmp.write_text(str(self.provenance["config"]))
         final = self.folder / MANIFEST
         with atomic_output(final, overwrite=True) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))

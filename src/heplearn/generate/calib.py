@@ -11,7 +11,9 @@ same ``event/id``).  Store fields (GeV, radians, mm):
 - ``scalars/``: see :mod:`heplearn.detector.reconstruction`, plus ``pt_track``,
   ``delta_eta2``, ``delta_phi2`` (electrons; 0 for photons), ``n_tracks``, ``mu``, ``n_vertex``
 - ``tracks/features`` (15, 10) sorted by isolation score, ``tracks/count``
-- ``event/``: ``id``, ``mu``, ``n_vertex``, ``weight`` (σ·1 fb⁻¹/N for Pythia, 1 for guns)
+- ``event/``: ``id``, ``mu``, ``n_vertex``, ``weight`` (σ·1 fb⁻¹/N for Pythia, 1 for guns),
+  ``process`` (as ``truth/origin``)
+- ``time/<layer>`` (with ``time_images: true``): cell times [ns] (:mod:`heplearn.detector.timing`)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from heplearn.detector.geometry import CalorimeterGeometry, load_geometry
 from heplearn.detector.particles import Particles
 from heplearn.detector.response import ResponseSwitches
 from heplearn.detector.simulate import SimulatedClusters, SimulationSwitches, simulate_clusters
+from heplearn.detector.timing import cell_times
 from heplearn.detector.tracks import select_tracks, smear_tracks
 from heplearn.errors import ConfigError
 from heplearn.generate.guns import GunConfig, shoot
@@ -66,6 +69,7 @@ class CalibSampleConfig:
     ecm_gev: float = setting(13_600.0, low=100.0, high=100_000.0)
     material: bool = True
     noise: bool = True
+    time_images: bool = setting(False, doc="also store the cell times as time/<layer> [ns]")
 
     @property
     def n_shards(self) -> int:
@@ -244,11 +248,14 @@ def simulate_calib_shard(config: CalibSampleConfig, shard: int) -> dict[str, Col
         "event/mu": mu[row_event].astype(np.float32),
         "event/n_vertex": n_vertex[row_event].astype(np.int32),
         "event/weight": np.full(len(primaries), weight, dtype=np.float32),
+        "event/process": np.full(len(primaries), ORIGINS[config.source], dtype=np.int8),
         "tracks/features": features,
         "tracks/count": counts,
     }
     columns.update({f"scalars/{k}": np.asarray(v, dtype=np.float32) for k, v in scalars.items()})
     columns.update({f"images/{k}": v for k, v in clusters.cells.items()})
+    if config.time_images:
+        columns.update({f"time/{k}": v for k, v in cell_times(clusters.cells, rng).items()})
     return columns
 
 
