@@ -35,12 +35,7 @@ def test_data_api() -> None:
 
 
 def test_generate_api() -> None:
-    assert sorted(heplearn.generate.__all__) == [
-        "CalibSampleConfig",
-        "ToyConfig",
-        "calib_dataset",
-        "generate_toy",
-    ]
+    assert sorted(heplearn.generate.__all__) == ["CalibSampleConfig", "calib_dataset"]
 
 
 def test_detector_api() -> None:

@@ -16,7 +16,7 @@ GEOMETRIES = sorted((Path(heplearn.detector.__file__).parent / "geometries").glo
 
 
 def test_there_are_shipped_configs() -> None:
-    assert len(CONFIGS) >= 7
+    assert len(CONFIGS) >= 6
     assert {p.stem for p in GEOMETRIES} == {"atlas-lar", "cms-ecal"}
 
 

@@ -11,19 +11,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from heplearn.config import parse_config
 from heplearn.data import ShardedWriter, open_store
 from heplearn.errors import DataError, OutputExistsError
-from heplearn.generate.toy import ToyConfig, generate_toy
+from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 
 from conftest import assert_columns_equal
 
-CONFIG = ToyConfig(events=500, shard_events=100, seed=3)
+
+def gun(seed: int) -> CalibSampleConfig:
+    """A small particle-gun sample: 5 shards of 100 events (no pileup, so no Pythia)."""
+    return parse_config(CalibSampleConfig, {"events": 500, "shard_events": 100, "seed": seed})
+
+
+CONFIG = gun(3)
 
 KILL_MID_SHARD = textwrap.dedent(
     """
     import os, signal, sys
     from heplearn.data import writer
-    from heplearn.generate.toy import ToyConfig, generate_toy
+    from heplearn.config import parse_config
+    from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 
     original = writer.StoreWriter.append
 
@@ -34,13 +42,14 @@ KILL_MID_SHARD = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)  # killed with the shard half-written
 
     writer.StoreWriter.append = append_then_die
-    generate_toy(ToyConfig(events=500, shard_events=100, seed=3), sys.argv[1])
+    config = {"events": 500, "shard_events": 100, "seed": 3}
+    calib_dataset(parse_config(CalibSampleConfig, config), sys.argv[1])
     """
 )
 
 
 def test_manifest_lists_shards_rows_and_checksums(tmp_path: Path) -> None:
-    out = generate_toy(CONFIG, tmp_path / "toy")
+    out = calib_dataset(CONFIG, tmp_path / "sample")
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["file"] for s in manifest["shards"]] == [f"shard-{i:05d}.h5" for i in range(5)]
     assert manifest["rows"] == 500
@@ -49,7 +58,7 @@ def test_manifest_lists_shards_rows_and_checksums(tmp_path: Path) -> None:
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
-    clean = generate_toy(CONFIG, tmp_path / "clean")
+    clean = calib_dataset(CONFIG, tmp_path / "clean")
     killed = tmp_path / "killed"
     result = subprocess.run([sys.executable, "-c", KILL_MID_SHARD, str(killed)], check=False)
     assert result.returncode == -9
@@ -62,7 +71,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
         open_store(killed)
     done_before = {p.name: p.stat().st_mtime_ns for p in killed.glob("shard-*.h5")}
 
-    generate_toy(CONFIG, killed)
+    calib_dataset(CONFIG, killed)
 
     assert {p.name: p.stat().st_mtime_ns for p in killed.glob("shard-0000[01].h5")} == done_before
     assert not [p for p in killed.iterdir() if p.name.startswith(".")]
@@ -74,28 +83,28 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
 
 
 def test_same_seed_gives_identical_arrays_and_other_seed_differs(tmp_path: Path) -> None:
-    first = open_store(generate_toy(CONFIG, tmp_path / "a")).read(["truth/energy"])
-    again = open_store(generate_toy(CONFIG, tmp_path / "b")).read(["truth/energy"])
-    other = ToyConfig(events=500, shard_events=100, seed=4)
-    different = open_store(generate_toy(other, tmp_path / "c")).read(["truth/energy"])
+    first = open_store(calib_dataset(CONFIG, tmp_path / "a")).read(["truth/energy"])
+    again = open_store(calib_dataset(CONFIG, tmp_path / "b")).read(["truth/energy"])
+    other = gun(4)
+    different = open_store(calib_dataset(other, tmp_path / "c")).read(["truth/energy"])
     assert first["truth/energy"].tobytes() == again["truth/energy"].tobytes()
     assert not np.array_equal(first["truth/energy"], different["truth/energy"])
 
 
 def test_folder_of_a_different_run_is_refused(tmp_path: Path) -> None:
-    out = generate_toy(CONFIG, tmp_path / "toy")
+    out = calib_dataset(CONFIG, tmp_path / "sample")
     before = (out / "manifest.json").read_text()
-    other = ToyConfig(events=500, shard_events=100, seed=99)
+    other = gun(99)
     with pytest.raises(OutputExistsError, match="different config or seed"):
-        generate_toy(other, out)
+        calib_dataset(other, out)
     assert (out / "manifest.json").read_text() == before
-    generate_toy(other, out, overwrite=True)
+    calib_dataset(other, out, overwrite=True)
     assert json.loads((out / "manifest.json").read_text()) != json.loads(before)
 
 
 def test_folder_with_foreign_files_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "toy").mkdir()
-    (tmp_path / "toy" / "thesis.pdf").write_text("keep me")
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "thesis.pdf").write_text("keep me")
     with pytest.raises(OutputExistsError):
-        ShardedWriter(tmp_path / "toy", fingerprint="f", provenance={})
-    assert (tmp_path / "toy" / "thesis.pdf").read_text() == "keep me"
+        ShardedWriter(tmp_path / "sample", fingerprint="f", provenance={})
+    assert (tmp_path / "sample" / "thesis.pdf").read_text() == "keep me"

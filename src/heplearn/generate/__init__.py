@@ -1,8 +1,7 @@
-"""Event generation: particle guns, Pythia 8 processes, pileup, sharded runs, the toy sample."""
+"""Event generation: particle guns, Pythia 8 processes, premixed pileup, sharded parallel runs."""
 
 from __future__ import annotations
 
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
-from heplearn.generate.toy import ToyConfig, generate_toy
 
-__all__ = ["CalibSampleConfig", "ToyConfig", "calib_dataset", "generate_toy"]
+__all__ = ["CalibSampleConfig", "calib_dataset"]
