@@ -130,3 +130,14 @@ def test_zee_sample_has_two_electrons_per_event_and_weights(tmp_path: Path) -> N
     assert (per_event[per_event > 0] == 2).mean() > 0.4  # both inside |η| < 2.47 and pT > 5 GeV
     assert np.all(data["event/weight"] > 0)
     assert np.median(data["truth/resonance_mass"]) == pytest.approx(91.19, abs=1.0)
+
+
+def test_z_mumu_gamma_gives_photon_candidates_with_muon_tracks(tmp_path: Path) -> None:
+    data = open_store(
+        sample(tmp_path, "mumugamma", source="zmumugamma", events=400, shard_events=200, min_pt=2.0)
+    ).read()
+    assert len(data["truth/pdgid"]) > 0 and np.all(data["truth/pdgid"] == 22)
+    assert np.all(data["truth/origin"] == 3)
+    # The radiating muon flies close to its photon: a track (|q| = 1, pT/q ≠ 0) is often nearby.
+    nearest_track_pt = np.abs(data["tracks/features"][:, 0, 0])
+    assert (nearest_track_pt > 5.0).mean() > 0.3
