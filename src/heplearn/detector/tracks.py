@@ -18,6 +18,7 @@ import numpy as np
 
 from heplearn.detector.cellgrid import wrap_phi
 from heplearn.detector.particles import Particles
+from heplearn.detector.ranges import pair_by_event
 
 __all__ = ["TRACK_FEATURES", "Tracks", "select_tracks", "smear_tracks"]
 
@@ -100,15 +101,7 @@ def select_tracks(
     counts = np.zeros(n, dtype=np.int32)
     if n == 0 or len(tracks) == 0:
         return out, counts
-    order = np.argsort(tracks.event, kind="stable")
-    sorted_events = tracks.event[order]
-    starts = np.searchsorted(sorted_events, cluster_event, side="left")
-    stops = np.searchsorted(sorted_events, cluster_event, side="right")
-    # Pair every cluster with every track of its event, vectorised over the pairs.
-    lengths = stops - starts
-    cluster_of_pair = np.repeat(np.arange(n), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    track_of_pair = order[np.repeat(starts, lengths) + offsets]
+    cluster_of_pair, track_of_pair = pair_by_event(cluster_event, tracks.event)
     d_eta = tracks.eta[track_of_pair] - cluster_eta[cluster_of_pair]
     d_phi = wrap_phi(tracks.phi[track_of_pair] - cluster_phi[cluster_of_pair])
     delta_r = np.hypot(d_eta, d_phi)

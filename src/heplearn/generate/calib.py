@@ -29,13 +29,14 @@ from heplearn.data.schema import Column
 from heplearn.detector.cellgrid import wrap_phi
 from heplearn.detector.geometry import CalorimeterGeometry, load_geometry
 from heplearn.detector.particles import Particles
+from heplearn.detector.ranges import pair_by_event
 from heplearn.detector.response import ResponseSwitches
 from heplearn.detector.simulate import SimulatedClusters, SimulationSwitches, simulate_clusters
 from heplearn.detector.timing import cell_times
 from heplearn.detector.tracks import select_tracks, smear_tracks
 from heplearn.errors import ConfigError
 from heplearn.generate.guns import GunConfig, shoot
-from heplearn.generate.pileup_pool import PileupOverlay, minbias_pool
+from heplearn.generate.pileup_pool import BEAM_SPOT_SIGMA_Z_MM, PileupOverlay, minbias_pool
 from heplearn.generate.pythia import generate_events
 from heplearn.generate.runner import run_sharded
 
@@ -113,7 +114,7 @@ def _pythia_particles(
 ) -> tuple[Particles, Particles, Array, Particles, float, Array]:
     """(candidates, companions, companion owner, charged hard particles, weight, Z/H mass)."""
     events = generate_events(config.source, n, config.seed, shard, ecm_gev=config.ecm_gev)
-    vertex_z = 45.0 * rng.standard_normal(n)
+    vertex_z = BEAM_SPOT_SIGMA_Z_MM * rng.standard_normal(n)
     everything = Particles(
         events.pdgid,
         events.energy,
@@ -131,16 +132,17 @@ def _pythia_particles(
     candidates = everything.take(np.flatnonzero(is_candidate))
     # Other e/γ of the event (final-state radiation) join the nearest candidate within ΔR < 0.1.
     others = np.flatnonzero(~is_candidate & np.isin(np.abs(events.pdgid), (11, 22)))
+    other, candidate = pair_by_event(everything.event[others], candidates.event)
+    d_r = np.hypot(
+        candidates.eta[candidate] - everything.eta[others[other]],
+        wrap_phi(candidates.phi[candidate] - everything.phi[others[other]]),
+    )
+    close = d_r < 0.1
+    # Of several close candidates the nearest wins: sort by (particle, ΔR), keep each first.
+    ranking = np.lexsort((d_r[close], other[close]))
+    nearest_other, first_pair = np.unique(other[close][ranking], return_index=True)
     owner = np.full(len(others), -1)
-    for index, other in enumerate(others):
-        same = np.flatnonzero(candidates.event == everything.event[other])
-        if len(same):
-            d_r = np.hypot(
-                candidates.eta[same] - everything.eta[other],
-                wrap_phi(candidates.phi[same] - everything.phi[other]),
-            )
-            if d_r.min() < 0.1:
-                owner[index] = same[np.argmin(d_r)]
+    owner[nearest_other] = candidate[close][ranking][first_pair]
     joined = owner >= 0
     charged = everything.take(np.flatnonzero(np.abs(events.pdgid) == 13))
     weight = events.sigma_mb * _PB_PER_MB * 1e3 / n  # σ · 1 fb⁻¹ / N

@@ -19,6 +19,7 @@ import numpy as np
 
 from heplearn.detector.cellgrid import wrap_phi
 from heplearn.detector.particles import Particles, charge_of
+from heplearn.detector.ranges import expand_ranges, pair_by_event
 from heplearn.generate.pythia import generate_events
 
 __all__ = ["BEAM_SPOT_SIGMA_Z_MM", "MinBiasPool", "PileupOverlay", "minbias_pool"]
@@ -32,14 +33,6 @@ VERTEX_EFFICIENCY = 0.6
 TRACK_PT_MIN = 1.0
 #: Separates pool events in the sorted key event·KEY_STRIDE + η (pool |η| < 3).
 KEY_STRIDE = 16.0
-
-
-def _pairs(starts: Array, stops: Array) -> tuple[Array, Array]:
-    """For ranges [start, stop) per row: (row of each element, element index)."""
-    lengths = np.maximum(stops - starts, 0)
-    rows = np.repeat(np.arange(len(starts)), lengths)
-    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return rows, np.repeat(starts, lengths) + within
 
 
 @dataclass(frozen=True)
@@ -108,9 +101,10 @@ class PileupOverlay:
         in_time = rng.poisson(mu)
         counts = in_time + (rng.poisson(mu) if out_of_time else 0)
         total = int(counts.sum())
-        owner = np.repeat(events, counts)
-        number = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-        sign = np.where(number <= np.repeat(in_time, counts), 1.0, -1.0)
+        event_row, within = expand_ranges(np.zeros_like(counts), counts)
+        owner = events[event_row]
+        number = within + 1
+        sign = np.where(number <= in_time[event_row], 1.0, -1.0)
         return cls(
             pool=pool,
             owner_event=owner,
@@ -137,17 +131,13 @@ class PileupOverlay:
         self, cluster_eta: Array, cluster_event: Array, margin: float
     ) -> tuple[Particles, Array, Array]:
         """Pileup particles within ``margin`` in η of each cluster (see ``PileupSource``)."""
-        order = np.argsort(self.owner_event, kind="stable")
-        first = np.searchsorted(self.owner_event[order], cluster_event, side="left")
-        last = np.searchsorted(self.owner_event[order], cluster_event, side="right")
-        cluster, position = _pairs(first, last)
-        vertex = order[position]
+        cluster, vertex = pair_by_event(cluster_event, self.owner_event)
         # In the pool's frame the cluster sits at η·flip; search its sorted η range.
         centre = cluster_eta[cluster] * self.flip[vertex]
         base = self.pool_event[vertex] * KEY_STRIDE
         low = np.searchsorted(self.pool.key, base + centre - margin, side="left")
         high = np.searchsorted(self.pool.key, base + centre + margin, side="right")
-        pair, index = _pairs(low, high)
+        pair, index = expand_ranges(low, high)
         chosen = vertex[pair]
         return self._particles(chosen, index), cluster[pair], self.sign[chosen]
 
@@ -156,7 +146,7 @@ class PileupOverlay:
         in_time = np.flatnonzero(self.sign > 0)
         track_index = np.flatnonzero(self.pool.is_track)
         per_event = np.searchsorted(track_index, self.pool.offsets)
-        vertex_of, position = _pairs(
+        vertex_of, position = expand_ranges(
             per_event[self.pool_event[in_time]], per_event[self.pool_event[in_time] + 1]
         )
         vertex = in_time[vertex_of]
