@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 
 from heplearn.config import config_to_dict, load_config, parse_config
-from heplearn.detector.geometry import load_geometry
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.report import validate_calib_sample
 
@@ -51,9 +50,14 @@ def calib_command(
         settings = parse_config(
             CalibSampleConfig, {**config_to_dict(settings), **overrides}, f"{config} + options"
         )
-    settings.check_geometry(load_geometry(settings.geometry), str(config))
     store = calib_dataset(
-        settings, out, workers=workers, dask=dask, overwrite=overwrite, progress=True
+        settings,
+        out,
+        workers=workers,
+        dask=dask,
+        overwrite=overwrite,
+        progress=True,
+        where=str(config),
     )
     Console().print(f"wrote {settings.events} events in {settings.n_shards} shards to {store}")
     if validate:

@@ -88,9 +88,7 @@ def reconstruct_clusters(
     e_acc = np.where(found, e_acc, 0.0)
 
     names = geometry.layer_names
-    presampler = (
-        layer_energy.get("presampler", np.zeros(n)) if "presampler" in names else np.zeros(n)
-    )
+    presampler = layer_energy.get("presampler", np.zeros(n))
     with np.errstate(divide="ignore", invalid="ignore"):
         f0 = np.where(e_acc > 0, presampler / e_acc, 0.0)
         r12 = (

@@ -269,9 +269,13 @@ def calib_dataset(
     dask: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    where: str = "the calib-sample config",
 ) -> Path:
-    """Generate the calibration sample ``config`` as a sharded store in ``out`` (resumable)."""
-    config.check_geometry(load_geometry(config.geometry), "the calib-sample config")
+    """Generate the calibration sample ``config`` as a sharded store in ``out`` (resumable).
+
+    ``where`` names the config's origin in error messages (e.g. its file).
+    """
+    config.check_geometry(load_geometry(config.geometry), where)
     return run_sharded(
         config,
         simulate_calib_shard,

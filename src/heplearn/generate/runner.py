@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from heplearn.config import dump_config, parse_config
+from heplearn.config import dump_config
 from heplearn.data.provenance import provenance
 from heplearn.data.schema import Column
 from heplearn.data.shards import ShardedWriter, run_fingerprint
@@ -30,23 +30,19 @@ DASK_TIMEOUT_S = 10
 
 @dataclass(frozen=True)
 class ShardJob:
-    """Everything a worker needs to write one shard; picklable (the config travels as YAML)."""
+    """Everything a worker needs to write one shard (picklable: frozen dataclasses and names)."""
 
-    config_class: type[Any]
-    config_yaml: str
+    config: Any
     simulate: Callable[[Any, int], dict[str, Column]]
     folder: str
     fingerprint: str
     provenance: dict[str, Any]
 
     def __call__(self, shard: int) -> int:
-        import yaml
-
-        config = parse_config(self.config_class, yaml.safe_load(self.config_yaml))
         writer = ShardedWriter.attach(
             self.folder, fingerprint=self.fingerprint, provenance=self.provenance
         )
-        writer.write_shard(shard, self.simulate(config, shard))
+        writer.write_shard(shard, self.simulate(self.config, shard))
         return shard
 
 
@@ -93,9 +89,7 @@ def run_sharded(
         provenance=provenance(config=resolved, seed=getattr(config, "seed", None)),
         overwrite=overwrite,
     )
-    job = ShardJob(
-        type(config), resolved, simulate, str(out), writer.fingerprint, writer.provenance
-    )
+    job = ShardJob(config, simulate, str(out), writer.fingerprint, writer.provenance)
     todo = [shard for shard in range(n_shards) if not writer.is_done(shard)]
     with progress_bar(label, n_shards, enabled=progress) as advance:
         advance(n_shards - len(todo))
