@@ -126,10 +126,6 @@ class ShardedWriter:
         path = self.shard_path(index)
         return path.is_file() and _read_attr(path, _FINGERPRINT) == self.fingerprint
 
-    @property
-    def is_complete(self) -> bool:
-        return (self.folder / MANIFEST).is_file()
-
     def write_shard(self, index: int, columns: Mapping[str, Column]) -> Path:
         """Write one shard atomically (replacing a stale one of the same index)."""
         attributes = {_FINGERPRINT: self.fingerprint, _CHECKSUM: checksum_columns(columns)}

@@ -156,10 +156,6 @@ class CalorimeterGeometry:
         """GFlash ê = 1/(1 + 0.007 (Z_absorber − Z_active)) of a sampling calorimeter."""
         return 1.0 / (1.0 + 0.007 * (self.absorber_z - self.active_z))
 
-    def in_crack(self, abs_eta: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        low, high = self.crack
-        return (abs_eta > low) & (abs_eta < high)
-
     def front_radius(self, abs_eta: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Transverse radius [mm] where a particle at |η| enters the calorimeter."""
         endcap_radius = self.front_z_mm / np.sinh(np.maximum(abs_eta, 1e-6))
