@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import typer
 
 from heplearn import __version__
+from heplearn.cli import calib as calib_commands
 from heplearn.cli import data as data_commands
 from heplearn.cli import generate as generate_commands
 from heplearn.cli.demo import demo
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.add_typer(calib_commands.app, name="calib")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(generate_commands.app, name="generate")
 app.command(name="info")(info)
