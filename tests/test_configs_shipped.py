@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import heplearn.calib.train_config
 import heplearn.data
 import heplearn.detector
 import heplearn.generate

@@ -1,1 +1,1 @@
-"""e/γ energy calibration: features, BDT baseline, the DeepCalo network, evaluation and mass fits."""
+"""e/γ energy calibration: features, BDT baseline, DeepCalo network, evaluation and mass fits."""

@@ -1,0 +1,249 @@
+"""``heplearn calib evaluate``: resolution, binned tables, mass fits, pulls and importance.
+
+On the store the run was trained on, only the held-out test rows are used;
+on any other store, every cluster.  All numbers go to ``metrics.json``; the
+figures and ``report.html`` are drawn from them (:mod:`heplearn.calib.evaluation_report`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn.calib.calibrated import CalibRun, Energies
+from heplearn.calib.features import FeatureArrays, load_features
+from heplearn.calib.importance import permutation_importance
+from heplearn.calib.massfit import H_MASS, fit_mass
+from heplearn.calib.resolution_metrics import binned_table, eiqr, reiqr
+from heplearn.calib.train import prepare_split
+from heplearn.data.reader import open_store
+from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
+from heplearn.errors import DataError
+
+__all__ = ["ABS_ETA_EDGES", "ET_EDGES", "MU_EDGES", "Evaluation", "evaluate_run"]
+
+#: Barrel, barrel end, crack, end-cap inner/outer (ATLAS-like acceptance).
+ABS_ETA_EDGES = (0.0, 0.6, 1.37, 1.52, 2.0, 2.5)
+ET_EDGES = (0.0, 20.0, 40.0, 60.0, 100.0, 1.0e4)
+MU_EDGES = (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 300.0)
+#: Fewer pairs than this give no meaningful mass fit.
+MIN_PAIRS = 50
+#: Importance is computed on at most this many clusters (one inference per input).
+IMPORTANCE_ROWS = 5000
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics plus the per-cluster arrays the figures need."""
+
+    metrics: dict[str, Any]
+    features: FeatureArrays
+    energies: Energies
+    masses: dict[str, Array]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _features_for(run: CalibRun, data: Path) -> tuple[FeatureArrays, Array, str]:
+    """The clusters to evaluate, their store rows, and which rows those are."""
+    same = str(data.resolve()) == run.info.get("data")
+    if same:
+        split = prepare_split(run.config, data, str(data))
+        rows = np.flatnonzero(_kept_rows(run, data))[split.test]
+        return split.features.take(split.test), rows, "held-out test split of the training store"
+    features = load_features(data, run.config.features, str(data))
+    return features, np.arange(len(features)), "every cluster of the store"
+
+
+def _kept_rows(run: CalibRun, data: Path) -> Array:
+    """Store rows surviving max_events and the mislabel cut (the rows prepare_split keeps)."""
+    store = open_store(data)
+    columns = store.read(["truth/energy", "scalars/e_acc"])
+    e_truth = np.asarray(columns["truth/energy"], np.float64)
+    e_acc = np.asarray(columns["scalars/e_acc"], np.float64)
+    keep = np.ones(len(e_truth), bool)
+    if run.config.max_events is not None:
+        keep[run.config.max_events :] = False
+    cut = run.config.features.mislabel_cut
+    if cut is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = e_acc / e_truth
+        keep &= (ratio > cut[0]) & (ratio < cut[1])
+    return keep
+
+
+def _resolution(energies: Energies, e_truth: Array) -> dict[str, Any]:
+    re = {name: value / e_truth for name, value in energies.methods().items()}
+    out: dict[str, Any] = {}
+    for name, values in re.items():
+        out[f"eiqr_{name}"] = eiqr(values)
+        out[f"eiqr95_{name}"] = eiqr(values, 0.95)
+        out[f"median_{name}"] = float(np.median(values))
+    if "network" in re:
+        out["eiqr_model"], out["eiqr95_model"] = out["eiqr_network"], out["eiqr95_network"]
+        out["reiqr75_vs_eacc"] = reiqr(re["network"], re["e_acc"])
+        out["reiqr95_vs_eacc"] = reiqr(re["network"], re["e_acc"], 0.95)
+        if "bdt" in re:
+            out["reiqr75_vs_bdt"] = reiqr(re["network"], re["bdt"])
+            out["reiqr95_vs_bdt"] = reiqr(re["network"], re["bdt"], 0.95)
+    if "bdt" in re:
+        out["reiqr75_bdt_vs_eacc"] = reiqr(re["bdt"], re["e_acc"])
+    return out
+
+
+def _binned(energies: Energies, f: FeatureArrays, n_boot: int) -> dict[str, Any]:
+    re = {name: value / f.e_truth for name, value in energies.methods().items()}
+    baseline = "bdt" if "bdt" in re else "e_acc"
+    variables = {"abs_eta": np.abs(f.eta), "et": f.et, "mu": f.mu}
+    tables = {
+        "abs_eta": binned_table({"abs_eta": ABS_ETA_EDGES}, variables, re, baseline, n_boot=n_boot),
+        "et": binned_table({"et": ET_EDGES}, variables, re, baseline, n_boot=n_boot),
+        "abs_eta_x_et": binned_table(
+            {"abs_eta": ABS_ETA_EDGES, "et": ET_EDGES}, variables, re, baseline, n_boot=n_boot
+        ),
+    }
+    if np.ptp(f.mu) > 0:
+        tables["mu"] = binned_table({"mu": MU_EDGES}, variables, re, baseline, n_boot=n_boot)
+    return {"baseline": baseline, **tables}
+
+
+def _pulls(energies: Energies, f: FeatureArrays) -> dict[str, Any]:
+    if energies.sigma is None or energies.network is None:
+        return {}
+    pull = (energies.network - f.e_truth) / energies.sigma
+    rows = []
+    abs_eta = np.abs(f.eta)
+    for lo_eta, hi_eta in itertools.pairwise(ABS_ETA_EDGES):
+        for lo_et, hi_et in itertools.pairwise(ET_EDGES):
+            inside = (abs_eta >= lo_eta) & (abs_eta < hi_eta) & (f.et >= lo_et) & (f.et < hi_et)
+            if inside.sum() >= 20:
+                rows.append(
+                    {
+                        "bin": {"abs_eta": [lo_eta, hi_eta], "et": [lo_et, hi_et]},
+                        "n": int(inside.sum()),
+                        "mean": float(np.median(pull[inside])),
+                        "width": eiqr(pull[inside]),
+                    }
+                )
+    return {
+        "pull_width": eiqr(pull),
+        "pull_mean": float(np.median(pull)),
+        "pull_std_clipped": float(np.std(np.clip(pull, -5, 5))),
+        "pull_binned": rows,
+    }
+
+
+def _masses(
+    energies: Energies, f: FeatureArrays, store_rows: Array, data: Path
+) -> tuple[dict[str, Any], dict[str, Array]]:
+    i, j = pairs_of_events(f.event_id)
+    if len(i) < MIN_PAIRS:
+        return {"mass_pairs": len(i)}, {}
+    phi = np.asarray(open_store(data).read(["scalars/phi"])["scalars/phi"], np.float64)[store_rows]
+    masses = {
+        name: cluster_pair_mass(value, f.eta, phi, i, j)
+        for name, value in energies.methods().items()
+    }
+    masses["truth"] = cluster_pair_mass(f.e_truth, f.eta, phi, i, j)
+    resonance = _resonance(data, store_rows[i])
+    model = "double-gauss" if abs(resonance - H_MASS) < 10 else "bw-cb"
+    fits = {name: _fit_or_reason(values, model) for name, values in masses.items()}
+    out: dict[str, Any] = {"mass_pairs": len(i), "mass_model": model, "mass_fits": fits}
+    for name, key in (
+        ("network", "sigma_cb_model"),
+        ("bdt", "sigma_cb_bdt"),
+        ("e_acc", "sigma_cb_eacc"),
+    ):
+        if name in fits and "sigma" in fits[name]:
+            out[key] = fits[name]["sigma"]
+    return out, masses
+
+
+def _fit_or_reason(values: Array, model: str) -> dict[str, Any]:
+    try:
+        return fit_mass(values, model).as_dict()
+    except DataError as err:
+        return {"error": err.message}
+
+
+def _resonance(data: Path, rows: Array) -> float:
+    store = open_store(data)
+    if "truth/resonance_mass" not in store.schema:
+        return 91.1876
+    mass = np.asarray(store.read(["truth/resonance_mass"])["truth/resonance_mass"])[rows]
+    mass = mass[np.isfinite(mass) & (mass > 0)]
+    return float(np.median(mass)) if len(mass) else 91.1876
+
+
+def _importance(run: CalibRun, f: FeatureArrays) -> dict[str, Any]:
+    sample = f.take(np.arange(min(len(f), IMPORTANCE_ROWS)))
+    out: dict[str, Any] = {}
+    for method, images in (("network", True), ("bdt", False)):
+        if run.has(method):
+            out[method] = permutation_importance(
+                functools.partial(run.energy, method=method), sample, images=images
+            )
+    return out
+
+
+def evaluate_run(
+    run_path: str | Path, data: str | Path, *, n_boot: int = 200, importance: bool = True
+) -> Evaluation:
+    """Every metric of the run on ``data`` (a calibration store)."""
+    run = CalibRun.load(run_path)
+    data = Path(data)
+    features, store_rows, selection = _features_for(run, data)
+    run.check_inputs(features, str(data))
+    if len(features) < 20:
+        raise DataError(
+            "too few clusters to evaluate",
+            str(data),
+            f"{len(features)} clusters ({selection})",
+            "evaluate on a larger sample",
+        )
+    energies = run.energies(features)
+    metrics: dict[str, Any] = {
+        "data": str(data.resolve()),
+        "selection": selection,
+        "n_clusters": len(features),
+        **_resolution(energies, features.e_truth),
+        **_pulls(energies, features),
+    }
+    mass_metrics, masses = _masses(energies, features, store_rows, data)
+    metrics.update(mass_metrics)
+    metrics["binned"] = _binned(energies, features, n_boot)
+    if importance:
+        metrics["importance"] = _importance(run, features)
+    metrics["training"] = {
+        "info": run.info,
+        "history": _history(run),
+    }
+    return Evaluation(_clean(metrics), features, energies, masses)
+
+
+def _history(run: CalibRun) -> list[dict[str, Any]]:
+    import json
+
+    path = run.folder.network / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,229 @@
+"""Figures, ``metrics.json`` and ``report.html`` of a calibration evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn import __version__
+from heplearn.calib.evaluate import Evaluation
+from heplearn.calib.massfit import fit_mass, plot_mass_fit
+from heplearn.data.atomic import atomic_output
+from heplearn.report.figures import figure, save_figure
+from heplearn.report.html import HtmlReport
+
+__all__ = ["write_evaluation"]
+
+LABELS = {"e_acc": "$E_{acc}$", "bdt": "BDT", "network": "network", "truth": "truth"}
+COLOURS = {"e_acc": "tab:grey", "bdt": "tab:blue", "network": "tab:red", "truth": "black"}
+
+
+def _relative_energy(ev: Evaluation, folder: Path) -> Path:
+    with figure() as (fig, ax):
+        bins = np.linspace(0.8, 1.2, 81)
+        for name, energy in ev.energies.methods().items():
+            ax.hist(
+                energy / ev.features.e_truth,
+                bins,
+                histtype="step",
+                lw=1.5,
+                color=COLOURS[name],
+                label=LABELS[name],
+            )
+        ax.set_xlabel(r"$E_{calib}/E_{truth}$")
+        ax.set_ylabel("Clusters / 0.005")
+        ax.legend()
+        return save_figure(fig, folder, "relative_energy")
+
+
+def _binned_width(ev: Evaluation, variable: str, xlabel: str, folder: Path) -> Path | None:
+    rows = ev.metrics["binned"].get(variable)
+    if not rows:
+        return None
+    with figure() as (fig, ax):
+        for name in ev.energies.methods():
+            centres, widths, errors, half = [], [], [], []
+            for row in rows:
+                stats = row["models"][name]
+                lo, hi = row["bin"][variable]
+                hi = min(hi, 2 * lo + 50) if hi > 1000 else hi  # open last E_T bin drawn finite
+                if stats["eiqr"] is None:
+                    continue
+                centres.append(0.5 * (lo + hi))
+                half.append(0.5 * (hi - lo))
+                widths.append(stats["eiqr"])
+                errors.append(stats["eiqr_err"] or 0.0)
+            ax.errorbar(
+                centres,
+                widths,
+                yerr=errors,
+                xerr=half,
+                fmt="o",
+                ms=4,
+                color=COLOURS[name],
+                label=LABELS[name],
+            )
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(r"eIQR of $E_{calib}/E_{truth}$")
+        ax.legend()
+        return save_figure(fig, folder, f"eiqr_vs_{variable}")
+
+
+def _masses(ev: Evaluation, folder: Path) -> list[tuple[Path, str]]:
+    out = []
+    model = ev.metrics.get("mass_model", "bw-cb")
+    for name, masses in ev.masses.items():
+        fit_info = ev.metrics["mass_fits"].get(name, {})
+        if "error" in fit_info:
+            continue
+        fit = fit_mass(masses, model)
+        png = plot_mass_fit(masses, fit, folder, f"mass_{name}", quantity=r"$m_{ee}$")
+        out.append((png, f"pair mass from {name} energies, {model} fit"))
+    return out
+
+
+def _pulls(ev: Evaluation, folder: Path) -> Path | None:
+    if ev.energies.sigma is None or ev.energies.network is None:
+        return None
+    pull = (ev.energies.network - ev.features.e_truth) / ev.energies.sigma
+    with figure() as (fig, ax):
+        bins = np.linspace(-5, 5, 61)
+        ax.hist(
+            np.clip(pull, -5, 5),
+            bins,
+            histtype="step",
+            lw=1.5,
+            color="tab:red",
+            label=f"width {ev.metrics['pull_width']:.2f}",
+            density=True,
+        )
+        x = np.linspace(-5, 5, 200)
+        ax.plot(x, np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi), "k--", label="unit Gaussian")
+        ax.set_xlabel(r"pull $(E_{pred}-E_{truth})/\sigma_E$")
+        ax.set_ylabel("Density")
+        ax.legend()
+        return save_figure(fig, folder, "pull")
+
+
+def _importance(ev: Evaluation, folder: Path) -> list[tuple[Path, str]]:
+    out = []
+    for method, values in ev.metrics.get("importance", {}).items():
+        names = sorted(values, key=values.get)
+        with figure(figsize=(8, max(4, 0.3 * len(names)))) as (fig, ax):
+            ax.barh(range(len(names)), [values[n] for n in names], color=COLOURS.get(method))
+            ax.set_yticks(range(len(names)), names, fontsize=9)
+            ax.set_xlabel("eIQR(shuffled) / eIQR − 1")
+            out.append(
+                (
+                    save_figure(fig, folder, f"importance_{method}"),
+                    f"permutation importance, {method}",
+                )
+            )
+    return out
+
+
+def _learning_curve(ev: Evaluation, folder: Path) -> Path | None:
+    history = ev.metrics["training"]["history"]
+    if not history:
+        return None
+    with figure() as (fig, ax):
+        epochs = [row["epoch"] for row in history]
+        ax.plot(epochs, [row["train_loss"] for row in history], "o-", label="train")
+        ax.plot(epochs, [row["val_loss"] for row in history], "s-", label="validation")
+        ax.set_yscale("log")
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("Loss")
+        ax.legend()
+        return save_figure(fig, folder, "learning_curve")
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return (
+        "—" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    )
+
+
+def _summary_table(report: HtmlReport, metrics: dict[str, Any]) -> None:
+    keys = [
+        ("eiqr_e_acc", "eIQR E_acc"),
+        ("eiqr_bdt", "eIQR BDT"),
+        ("eiqr_model", "eIQR network"),
+        ("eiqr95_e_acc", "eIQR95 E_acc"),
+        ("eiqr95_bdt", "eIQR95 BDT"),
+        ("eiqr95_model", "eIQR95 network"),
+        ("reiqr75_vs_bdt", "reIQR75 network vs BDT"),
+        ("reiqr95_vs_bdt", "reIQR95 network vs BDT"),
+        ("reiqr75_vs_eacc", "reIQR75 network vs E_acc"),
+        ("reiqr75_bdt_vs_eacc", "reIQR75 BDT vs E_acc"),
+        ("sigma_cb_eacc", "σ_CB E_acc [GeV]"),
+        ("sigma_cb_bdt", "σ_CB BDT [GeV]"),
+        ("sigma_cb_model", "σ_CB network [GeV]"),
+        ("pull_width", "pull width"),
+        ("pull_mean", "pull median"),
+    ]
+    rows = [(label, _fmt(metrics[key])) for key, label in keys if key in metrics]
+    report.table(["metric", "value"], rows)
+
+
+def _binned_table(report: HtmlReport, metrics: dict[str, Any], variable: str) -> None:
+    rows = metrics["binned"].get(variable) or []
+    methods = list(rows[0]["models"]) if rows else []
+    body = []
+    for row in rows:
+        label = ", ".join(f"{k} {lo:g}–{hi:g}" for k, (lo, hi) in row["bin"].items())
+        cells: list[Any] = [label, row["n"]]
+        for m in methods:
+            s = row["models"][m]
+            cells.append(f"{_fmt(s['eiqr'])} ± {_fmt(s['eiqr_err'])}")
+        net = row["models"].get("network")
+        if net is not None:
+            cells.append(f"{_fmt(net['reiqr'], 3)} ± {_fmt(net['reiqr_err'], 3)}")
+        body.append(cells)
+    header = ["bin", "n", *[f"eIQR {m}" for m in methods]]
+    if "network" in methods:
+        header.append(f"reIQR75 network vs {metrics['binned']['baseline']}")
+    report.table(header, body)
+
+
+def write_evaluation(ev: Evaluation, out: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the evaluation folder atomically (a temporary folder renamed when complete)."""
+    final = Path(out)
+    with atomic_output(final, overwrite=overwrite) as tmp:
+        tmp.mkdir(parents=True)
+        figures: list[tuple[Path | None, str]] = [
+            (_relative_energy(ev, tmp), "E_calib/E_truth of every method"),
+            (_binned_width(ev, "abs_eta", r"$|\eta|$", tmp), "eIQR vs |η|"),
+            (_binned_width(ev, "et", r"$E_T$ [GeV]", tmp), "eIQR vs E_T"),
+            (_binned_width(ev, "mu", r"$\langle\mu\rangle$", tmp), "eIQR vs ⟨μ⟩"),
+            (_pulls(ev, tmp), "pulls of the uncertainty head"),
+            (_learning_curve(ev, tmp), "learning curve"),
+        ]
+        figures += _masses(ev, tmp) + _importance(ev, tmp)
+        (tmp / "metrics.json").write_text(json.dumps(ev.metrics, indent=2) + "\n")
+        report = HtmlReport("Calibration evaluation")
+        report.paragraph(
+            f"{ev.metrics['n_clusters']} clusters ({ev.metrics['selection']}) of "
+            f"{ev.metrics['data']}; heplearn {__version__}."
+        )
+        report.heading("Summary")
+        _summary_table(report, ev.metrics)
+        for variable, title in (
+            ("abs_eta", "|η|"),
+            ("et", "E_T [GeV]"),
+            ("mu", "⟨μ⟩"),
+            ("abs_eta_x_et", "|η| × E_T"),
+        ):
+            if ev.metrics["binned"].get(variable):
+                report.heading(f"Resolution in bins of {title} (bootstrap errors)")
+                _binned_table(report, ev.metrics, variable)
+        report.heading("Figures")
+        for png, caption in figures:
+            if png is not None:
+                report.figure(png, caption)
+        report.heading("Training")
+        report.code(json.dumps(ev.metrics["training"]["info"], indent=2))
+        report.write(tmp / "report.html")
+    return final

@@ -1,0 +1,117 @@
+"""ONNX export of a calibration network and inference with onnxruntime, for experiment software.
+
+The file has three inputs ``images`` (N, C, H, W), ``scalars`` (N, S) and ``tracks``
+(N, T, F), float32 with a dynamic batch axis N, and one output ``output`` (N, 1) or (N, 2).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from heplearn.calib.inputs import InputShapes
+from heplearn.errors import DataError
+
+__all__ = ["INPUT_NAMES", "OUTPUT_NAME", "export_onnx", "onnx_predict"]
+
+INPUT_NAMES = ("images", "scalars", "tracks")
+OUTPUT_NAME = "output"
+
+
+def export_onnx(model: nn.Module, shapes: InputShapes, path: str | Path) -> Path:
+    """Write ``model`` in eval mode to ``path`` as ONNX (torch.export-based exporter).
+
+    The file appears complete or not at all: it is written under a temporary name in the
+    same folder and then renamed.  The model's train/eval mode is restored afterwards.
+    """
+    path = Path(path)
+    # batch 3 is unlikely to equal any other axis, so the exporter cannot confuse them
+    example = _example_inputs(shapes, batch=3)
+    batch = torch.export.Dim("batch", min=1)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    was_training = model.training
+    model.eval()
+    try:
+        torch.onnx.export(
+            model,
+            example,
+            str(partial),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=tuple({0: batch} for _ in INPUT_NAMES),
+            external_data=False,
+            dynamo=True,
+            verbose=False,
+        )
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+        model.train(was_training)
+    return path
+
+
+def _example_inputs(shapes: InputShapes, batch: int) -> tuple[torch.Tensor, ...]:
+    return (
+        torch.zeros(batch, *shapes.image),
+        torch.zeros(batch, shapes.scalars),
+        torch.zeros(batch, *shapes.tracks),
+    )
+
+
+def onnx_predict(
+    path: str | Path,
+    images: npt.ArrayLike,
+    scalars: npt.ArrayLike,
+    tracks: npt.ArrayLike,
+) -> npt.NDArray[np.float32]:
+    """Run the exported model at ``path`` on the CPU; returns the (N, 1) or (N, 2) output.
+
+    Raises DataError when ``path`` is not a readable ONNX calibration model or the inputs
+    do not fit it.
+    """
+    import onnxruntime
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("ONNX model", str(path), "no such file", "check the path")
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: the batch log is not the place for ORT notes
+    try:
+        session = onnxruntime.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as err:  # onnxruntime raises its own untyped errors for bad files
+        raise DataError(
+            "not a valid ONNX model",
+            str(path),
+            str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__,
+            "re-export the model with export_onnx",
+        ) from err
+    expected = {i.name for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+    if not expected <= set(INPUT_NAMES) or outputs != [OUTPUT_NAME]:
+        raise DataError(
+            "ONNX model",
+            str(path),
+            f"its inputs {sorted(expected)} and outputs {outputs} are not those of a "
+            f"calibration model ({', '.join(INPUT_NAMES)} → {OUTPUT_NAME})",
+            "export it with export_onnx",
+        )
+    given = dict(zip(INPUT_NAMES, (images, scalars, tracks), strict=True))
+    # the exporter may drop an input the model ignores (e.g. tracks of the scouting CNN)
+    feed = {name: np.ascontiguousarray(given[name], dtype=np.float32) for name in expected}
+    try:
+        (result,) = session.run([OUTPUT_NAME], feed)
+    except Exception as err:  # shape mismatches surface as onnxruntime runtime errors
+        raise DataError(
+            "inputs to the ONNX model",
+            str(path),
+            str(err).strip().splitlines()[0],
+            "pass arrays with the shapes the model was exported for",
+        ) from err
+    return np.asarray(result, dtype=np.float32)

@@ -1,0 +1,203 @@
+"""``heplearn calib train``: features → split → scalers → BDT baseline → network, in one folder.
+
+The split is by event (both clusters of a Z→ee event together) and seeded, so
+``calib evaluate`` on the same store can take exactly the held-out test rows.
+A killed run resumes with ``resume=True`` from its last complete epoch.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn import __version__
+from heplearn.calib.bdt import BdtModel, train_bdt
+from heplearn.calib.features import FeatureArrays, apply_mislabel_cut, load_features, split_indices
+from heplearn.calib.inputs import InputShapes
+from heplearn.calib.models import ScoutingCNNConfig, build_model
+from heplearn.calib.objective import calib_objective
+from heplearn.calib.run_folder import RunFolder
+from heplearn.calib.scalers import ScalerSet
+from heplearn.calib.targets import make_target
+from heplearn.calib.train_config import CalibTrainConfig
+from heplearn.config import config_to_dict, dump_config
+from heplearn.data.atomic import check_output
+from heplearn.errors import DataError
+from heplearn.training import TensorSet, TrainResult, fit
+
+__all__ = ["TrainSummary", "network_config", "network_tensors", "prepare_split", "train_calib"]
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """What a finished training reports."""
+
+    folder: Path
+    n_train: int
+    n_val: int
+    n_test: int
+    bdt_val_loss: float | None
+    network: TrainResult | None
+
+
+@dataclass(frozen=True)
+class Split:
+    """The clusters of one store after the mislabel cut, and the row indices of each split."""
+
+    features: FeatureArrays
+    train: np.ndarray[Any, Any]
+    val: np.ndarray[Any, Any]
+    test: np.ndarray[Any, Any]
+    removed: int
+
+
+def prepare_split(config: CalibTrainConfig, data: Path, where: str) -> Split:
+    """Read the store and split it exactly as the run did (same config ⇒ same rows)."""
+    features = load_features(data, config.features, where)
+    if config.max_events is not None:
+        features = features.take(np.arange(min(config.max_events, len(features))))
+    features, removed = apply_mislabel_cut(features, config.features.mislabel_cut)
+    if len(features) < 10:
+        raise DataError(
+            "too few clusters",
+            where,
+            f"{len(features)} pass the mislabel cut {config.features.mislabel_cut}",
+            "use a larger sample or loosen features.mislabel_cut",
+        )
+    train, val, test = split_indices(
+        len(features), config.split, config.split_seed, groups=features.event_id
+    )
+    return Split(features, train, val, test, removed)
+
+
+def shapes_of(features: FeatureArrays) -> InputShapes:
+    tracks = features.tracks.shape[1:] if features.tracks.size else (0, 0)
+    return InputShapes(
+        image=(int(features.images.shape[1]), *map(int, features.images.shape[2:])),  # type: ignore[arg-type]
+        scalars=int(features.scalars.shape[1]),
+        tracks=(int(tracks[0]), int(tracks[1])),
+    )
+
+
+def network_config(config: CalibTrainConfig) -> Any:
+    """The network config (DeepCalo or scouting CNN), with the uncertainty head the loss needs."""
+    import dataclasses
+
+    if config.network == "scouting-cnn":
+        return dataclasses.replace(config.scouting_cnn, uncertainty=config.uncertainty)
+    return config.deepcalo_config()
+
+
+def network_tensors(
+    features: FeatureArrays, scalers: ScalerSet, target: np.ndarray[Any, Any] | None = None
+) -> TensorSet:
+    """Scaled model inputs (and target, weight) as tensors."""
+    scaled = scalers.transform(features)
+    n = len(features)
+    tracks = scaled.tracks if scaled.tracks.size else np.zeros((n, 0, 0), np.float32)
+    arrays = {
+        "images": scaled.images.astype(np.float32),
+        "scalars": scaled.scalars.astype(np.float32),
+        "tracks": tracks.astype(np.float32),
+        "weight": features.weights.astype(np.float32),
+    }
+    if target is not None:
+        arrays["target"] = target.astype(np.float32)
+    return TensorSet.from_numpy(arrays).channels_last()
+
+
+def _fresh_folder(folder: RunFolder, overwrite: bool) -> None:
+    check_output(folder.path, overwrite)
+    if folder.path.exists():
+        shutil.rmtree(folder.path)
+    folder.path.mkdir(parents=True)
+
+
+def _train_bdt(config: CalibTrainConfig, split: Split, target: np.ndarray[Any, Any]) -> BdtModel:
+    assert config.bdt is not None
+    x = split.features.scalars
+    w = split.features.weights
+    return train_bdt(
+        config.bdt,
+        x[split.train],
+        target[split.train],
+        x[split.val],
+        target[split.val],
+        w[split.train],
+        w[split.val],
+        feature_names=split.features.scalar_names,
+    )
+
+
+def train_calib(
+    config: CalibTrainConfig,
+    data: str | Path,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    where: str = "the calib-train config",
+) -> TrainSummary:
+    """Train the BDT baseline and the configured network on the store ``data`` into ``out``."""
+    data, folder = Path(data), RunFolder(Path(out))
+    resolved = config_to_dict(config)
+    if resume:
+        folder.check_resume(resolved, str(data.resolve()))
+    else:
+        _fresh_folder(folder, overwrite)
+    split = prepare_split(config, data, str(data))
+    features = split.features
+    target = make_target(features.e_truth, features.e_acc, config.target)
+    folder.config.write_text(dump_config(config))
+    shapes = shapes_of(features)
+    folder.write_json(
+        folder.info,
+        {
+            "data": str(data.resolve()),
+            "rows": len(features) + split.removed,
+            "mislabel_removed": split.removed,
+            "split": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+            "shapes": {"image": shapes.image, "scalars": shapes.scalars, "tracks": shapes.tracks},
+            "scalar_names": list(features.scalar_names),
+            "channel_names": list(features.channel_names),
+            "heplearn": __version__,
+        },
+    )
+    scalers = ScalerSet.fit(features.take(split.train), config.features)
+    scalers.save(folder.scalers, overwrite=True)
+    bdt_loss = None
+    if config.bdt is not None:
+        if not (resume and folder.bdt.is_file()):
+            _train_bdt(config, split, target).save(folder.bdt, overwrite=True)
+        from heplearn.calib.bdt import load_bdt
+
+        bdt_loss = load_bdt(folder.bdt).best_score
+    result = None
+    if config.network != "none":
+        model = build_model(network_config(config), shapes, where=where)
+        options = {"beta": config.beta} if config.loss == "beta-nll" else {}
+        tensors = network_tensors(features, scalers, target)
+        train_set = TensorSet({k: v[split.train] for k, v in tensors.tensors.items()})
+        val_set = TensorSet({k: v[split.val] for k, v in tensors.tensors.items()})
+        result = fit(
+            model,
+            calib_objective(config.loss, **options),
+            (train_set.channels_last(), val_set.channels_last()),
+            config.trainer,
+            folder.network,
+            resume=resume and (folder.network / "last.pt").is_file(),
+            progress=progress,
+        )
+    del resolved
+    return TrainSummary(
+        folder.path, len(split.train), len(split.val), len(split.test), bdt_loss, result
+    )
+
+
+def is_scouting(config: Any) -> bool:
+    return isinstance(config, ScoutingCNNConfig)

@@ -1,0 +1,63 @@
+"""What ``heplearn calib train`` does (kind ``calib-train``): features, target, models, loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from heplearn.calib.bdt import BdtConfig
+from heplearn.calib.features import FeatureConfig
+from heplearn.calib.models import DeepCaloConfig, ScoutingCNNConfig, deepcalo_preset
+from heplearn.config import register_config, setting
+from heplearn.errors import ConfigError
+from heplearn.training import TrainerConfig
+
+__all__ = ["CalibTrainConfig"]
+
+
+@register_config("calib-train")
+@dataclass(frozen=True)
+class CalibTrainConfig:
+    """A calibration run: the BDT baseline and (optionally) one network on the same split.
+
+    ``deepcalo`` replaces the preset entirely when given; otherwise ``preset`` names it.
+    """
+
+    features: FeatureConfig = setting(FeatureConfig())
+    target: Literal["ratio", "inverse"] = setting(
+        "ratio", doc="ratio: r = E_truth/E_acc; inverse: E_acc/E_truth"
+    )
+    split: tuple[float, float, float] = setting(
+        (0.8, 0.1, 0.1), low=0.0, high=1.0, doc="train/validation/test fractions (by event)"
+    )
+    split_seed: int = setting(7, low=0, high=2**32 - 1)
+    max_events: int | None = setting(None, low=1, high=10**9, doc="use only the first N rows")
+    bdt: BdtConfig | None = setting(BdtConfig(), doc="the baseline; null to skip it")
+    network: Literal["deepcalo", "scouting-cnn", "none"] = setting("deepcalo")
+    preset: Literal["thesis", "tiny"] = setting("tiny", doc="DeepCalo preset")
+    deepcalo: DeepCaloConfig | None = setting(None, doc="full DeepCalo settings (over preset)")
+    scouting_cnn: ScoutingCNNConfig = setting(ScoutingCNNConfig())
+    loss: Literal["logcosh", "mse", "scouting", "gaussian-nll", "beta-nll", "thesis-nll"] = setting(
+        "logcosh", doc="the last three train a second output ln σ² (uncertainty)"
+    )
+    beta: float = setting(0.5, low=0.0, high=1.0, doc="β of the β-NLL")
+    trainer: TrainerConfig = setting(TrainerConfig())
+
+    def validate(self, where: str) -> None:
+        if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split[:2]) <= 0.0:
+            raise ConfigError(
+                "field 'split'",
+                where,
+                f"{list(self.split)}: train and validation must be > 0 and all sum to 1",
+                "use e.g. [0.8, 0.1, 0.1]",
+            )
+
+    @property
+    def uncertainty(self) -> bool:
+        return self.loss in {"gaussian-nll", "beta-nll", "thesis-nll"}
+
+    def deepcalo_config(self) -> DeepCaloConfig:
+        import dataclasses
+
+        base = self.deepcalo or deepcalo_preset(self.preset)
+        return dataclasses.replace(base, uncertainty=self.uncertainty)
