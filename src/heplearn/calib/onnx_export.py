@@ -6,7 +6,11 @@ The file has three inputs ``images`` (N, C, H, W), ``scalars`` (N, S) and ``trac
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,27 +36,49 @@ def export_onnx(model: nn.Module, shapes: InputShapes, path: str | Path) -> Path
     path = Path(path)
     # batch 3 is unlikely to equal any other axis, so the exporter cannot confuse them
     example = _example_inputs(shapes, batch=3)
-    batch = torch.export.Dim("batch", min=1)
+    # the images name the batch axis; the others follow it (or stay free when unused)
+    dynamic = ({0: torch.export.Dim("batch", min=1)}, {0: _DYNAMIC}, {0: _DYNAMIC})
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     was_training = model.training
     model.eval()
     try:
-        torch.onnx.export(
-            model,
-            example,
-            str(partial),
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=tuple({0: batch} for _ in INPUT_NAMES),
-            external_data=False,
-            dynamo=True,
-            verbose=False,
-        )
+        with _quiet_exporter():
+            torch.onnx.export(
+                model,
+                example,
+                str(partial),
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=dynamic,
+                external_data=False,
+                dynamo=True,
+                verbose=False,
+            )
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
         model.train(was_training)
     return path
+
+
+_DYNAMIC = torch.export.Dim.DYNAMIC
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence what torch's exporter says about itself, not about the model."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)  # "torchvision is not installed" notes
+    try:
+        with warnings.catch_warnings():
+            # torch 2.13's export passes trip over torch's own pytree deprecation
+            warnings.filterwarnings(
+                "ignore", message=".*treespec, LeafSpec", category=FutureWarning
+            )
+            yield
+    finally:
+        registration.setLevel(level)
 
 
 def _example_inputs(shapes: InputShapes, batch: int) -> tuple[torch.Tensor, ...]:

@@ -169,6 +169,8 @@ class ScalerSet:
     image_scale: tuple[float, ...]
     track_center: tuple[float, ...]
     track_scale: tuple[float, ...]
+    #: Energy channels divided by each cluster's E_acc (shapes, not scale; see FeatureConfig).
+    image_per_event: bool = False
 
     @classmethod
     def fit(cls, train: FeatureArrays, config: FeatureConfig | None = None) -> ScalerSet:
@@ -216,6 +218,7 @@ class ScalerSet:
             image_scale=tuple(float(v) for v in scale),
             track_center=tuple(float(v) for v in center),
             track_scale=tuple(float(v) for v in spread),
+            image_per_event=config.image_scaling == "per-event",
         )
 
     def _check(self, features: FeatureArrays) -> None:
@@ -238,6 +241,11 @@ class ScalerSet:
             scalars[:, s] = scaler.transform(features.scalars[:, s])
         scale = np.asarray(self.image_scale)[None, :, None, None]
         images = (features.images / scale).astype(np.float32)
+        if self.image_per_event:
+            energy = np.array([not name.startswith("time/") for name in self.channel_names])
+            # E_acc ≥ 1 GeV guards the rare noise-dominated cluster with E_acc ≤ 0.
+            per_cluster = np.maximum(features.e_acc, 1.0).astype(np.float32)[:, None, None]
+            images[:, energy] /= per_cluster[:, None]
         mask = _track_mask(features)[:, :, None]
         center, spread = np.asarray(self.track_center), np.asarray(self.track_scale)
         tracks = np.where(mask, (features.tracks - center) / spread, 0.0).astype(np.float32)
@@ -255,6 +263,7 @@ class ScalerSet:
                 "image_scale": list(self.image_scale),
                 "track_center": list(self.track_center),
                 "track_scale": list(self.track_scale),
+                "image_per_event": self.image_per_event,
             },
             allow_nan=False,  # strict JSON: any reader can parse it
         )
@@ -284,6 +293,7 @@ class ScalerSet:
                 image_scale=tuple(float(v) for v in data["image_scale"]),
                 track_center=tuple(float(v) for v in data["track_center"]),
                 track_scale=tuple(float(v) for v in data["track_scale"]),
+                image_per_event=bool(data.get("image_per_event", False)),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise refuse(f"an entry is missing or malformed ({err!r})") from err

@@ -180,13 +180,12 @@ def train_calib(
     result = None
     if config.network != "none":
         model = build_model(network_config(config), shapes, where=where)
-        options = {"beta": config.beta} if config.loss == "beta-nll" else {}
         tensors = network_tensors(features, scalers, target)
         train_set = TensorSet({k: v[split.train] for k, v in tensors.tensors.items()})
         val_set = TensorSet({k: v[split.val] for k, v in tensors.tensors.items()})
         result = fit(
             model,
-            calib_objective(config.loss, **options),
+            calib_objective(config.loss, **config.loss_options),
             (train_set.channels_last(), val_set.channels_last()),
             config.trainer,
             folder.network,

@@ -41,6 +41,9 @@ class CalibTrainConfig:
         "logcosh", doc="the last three train a second output ln σ² (uncertainty)"
     )
     beta: float = setting(0.5, low=0.0, high=1.0, doc="β of the β-NLL")
+    logcosh_scale: float = setting(
+        1.0, low=1e-4, high=100.0, doc="δ of δ²·logcosh(Δ/δ): MSE-like below δ, MAE-like above"
+    )
     trainer: TrainerConfig = setting(TrainerConfig())
 
     def validate(self, where: str) -> None:
@@ -55,6 +58,15 @@ class CalibTrainConfig:
     @property
     def uncertainty(self) -> bool:
         return self.loss in {"gaussian-nll", "beta-nll", "thesis-nll"}
+
+    @property
+    def loss_options(self) -> dict[str, float]:
+        """Keyword options of the chosen loss."""
+        if self.loss == "beta-nll":
+            return {"beta": self.beta}
+        if self.loss == "logcosh":
+            return {"scale": self.logcosh_scale}
+        return {}
 
     def deepcalo_config(self) -> DeepCaloConfig:
         import dataclasses

@@ -24,13 +24,13 @@ def build_model(
     Raises ConfigError (naming ``where``) when a connection needs an input of size 0.
     """
     if isinstance(config, DeepCaloConfig):
-        _require("image", "images", shapes, where)
+        _require(None, "images", shapes, where)
         for field in ("film_inputs", "top_inputs"):
             for side in getattr(config, field):
                 _require(field, side, shapes, where)
         return DeepCalo(config, shapes)
     if isinstance(config, ScoutingCNNConfig):
-        _require("image", "images", shapes, where)
+        _require(None, "images", shapes, where)
         if config.scalars:
             _require("scalars", "scalars", shapes, where)
         return ScoutingCNN(config, shapes)
@@ -43,15 +43,15 @@ def build_model(
     )
 
 
-def _require(field: str, name: str, shapes: InputShapes, where: str) -> None:
-    """ConfigError when the input ``name`` (images, scalars or tracks) is empty in ``shapes``."""
+def _require(field: str | None, name: str, shapes: InputShapes, where: str) -> None:
+    """ConfigError when the input ``name`` that ``field`` connects is empty in ``shapes``."""
     shape = {"images": shapes.image, "scalars": (shapes.scalars,), "tracks": shapes.tracks}[name]
     if all(n > 0 for n in shape):
         return
-    drop = "it cannot be switched off" if field == "image" else f"remove {name!r} from it"
+    if field is None:  # the images feed every network; there is no switch to turn off
+        what, fix = "model input 'images'", "make a sample that stores images"
+    else:
+        what, fix = f"field '{field}'", f"remove {name!r} from it, or make a sample with {name}"
     raise ConfigError(
-        f"field '{field}'",
-        where,
-        f"the model needs {name} but the sample has none (per-sample shape {shape})",
-        f"{drop}, or make a sample that stores {name}",
+        what, where, f"the model needs {name} but the sample has none (shape {shape})", fix
     )

@@ -50,34 +50,17 @@ class DeepCalo(nn.Module):
             side_sizes["scalars"] = (config.scalar_units or (shapes.scalars,))[-1]
         self.track_net: nn.Module | None = None
         if config.uses("tracks"):
-            count, features = shapes.tracks
-            self.track_net = nn.Sequential(
-                nn.Conv1d(
-                    features,
-                    config.track_filters,
-                    config.track_kernel,
-                    padding=config.track_kernel // 2,
-                    bias=False,
-                ),
-                nn.BatchNorm1d(config.track_filters),
-                nn.LeakyReLU(slope, inplace=True),
-                nn.Flatten(),
-                dense_stack(config.track_filters * count, config.track_units, slope),
-            )
-            side_sizes["tracks"] = (config.track_units or (config.track_filters * count,))[-1]
+            self.track_net = _track_net(config, shapes.tracks)
+            flat = config.track_filters * shapes.tracks[0]
+            side_sizes["tracks"] = (config.track_units or (flat,))[-1]
 
         self.film_gen: nn.Module | None = None
         self.film_sizes: list[int] = []
         if config.film_inputs:
             n_in = sum(side_sizes[side] for side in config.film_inputs)
-            hidden = dense_stack(n_in, config.film_units, slope)
             # one γ and one β per channel of every block, in block order: γ₁ β₁ γ₂ β₂ …
             self.film_sizes = [n for w in config.widths for n in (w, w)]
-            out = nn.Linear((config.film_units or (n_in,))[-1], sum(self.film_sizes))
-            # start at γ = β = 0, the identity, so early training sees a plain CNN
-            nn.init.zeros_(out.weight)
-            nn.init.zeros_(out.bias)
-            self.film_gen = nn.Sequential(hidden, out)
+            self.film_gen = _film_generator(n_in, config, sum(self.film_sizes))
 
         n_top = cnn_size + sum(side_sizes[side] for side in config.top_inputs)
         self.top = dense_stack(n_top, config.top_units, slope)
@@ -113,3 +96,26 @@ class DeepCalo(nn.Module):
 
         top = torch.cat([x, *(sides[s] for s in self.top_inputs)], dim=1)
         return self.head(self.top(top))  # type: ignore[no-any-return]
+
+
+def _track_net(config: DeepCaloConfig, tracks: tuple[int, int]) -> nn.Sequential:
+    """TrackNet: conv1d over the track axis (features as channels) → BN → flatten → dense."""
+    count, features = tracks
+    kernel, filters = config.track_kernel, config.track_filters
+    return nn.Sequential(
+        nn.Conv1d(features, filters, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm1d(filters),
+        nn.LeakyReLU(config.leaky_slope, inplace=True),
+        nn.Flatten(),
+        dense_stack(filters * count, config.track_units, config.leaky_slope),
+    )
+
+
+def _film_generator(n_in: int, config: DeepCaloConfig, n_out: int) -> nn.Sequential:
+    """FiLM gen.: dense blocks → a linear layer to every block's γ and β."""
+    hidden = dense_stack(n_in, config.film_units, config.leaky_slope)
+    out = nn.Linear((config.film_units or (n_in,))[-1], n_out)
+    # start at γ = β = 0, the identity, so early training sees a plain CNN
+    nn.init.zeros_(out.weight)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(hidden, out)
