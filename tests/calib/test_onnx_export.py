@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,42 +31,42 @@ def _randomise(model: nn.Module, seed: int) -> nn.Module:
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 assert module.running_var is not None
                 module.running_var.uniform_(0.5, 2.0, generator=generator)
-    return model.eval()
+    return model
+
+
+@dataclass(frozen=True)
+class Exported:
+    model: nn.Module
+    path: Path
+    training_after_export: bool
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nn.Module, Path]]:
-    """The tiny DeepCalo (FiLM from scalars, tracks in Top, ln σ² head) and the scouting CNN."""
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exported]:
+    """The tiny DeepCalo (FiLM from scalars, tracks in Top, ln σ² head) and the scouting CNN,
+    exported from train mode (the export must switch to eval and back)."""
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("onnx")
-    deepcalo = build_model(
-        dataclasses.replace(
-            deepcalo_preset("tiny"),
-            film_inputs=("scalars",),
-            top_inputs=("tracks",),
-            uncertainty=True,
-        ),
-        DEEPCALO_SHAPES,
+    config = dataclasses.replace(
+        deepcalo_preset("tiny"), film_inputs=("scalars",), top_inputs=("tracks",), uncertainty=True
     )
-    scouting = build_model(ScoutingCNNConfig(), SCOUTING_SHAPES)
-    return {
-        "deepcalo": (
-            _randomise(deepcalo, 1),
-            export_onnx(deepcalo, DEEPCALO_SHAPES, folder / "deepcalo.onnx"),
-        ),
-        "scouting": (
-            _randomise(scouting, 2),
-            export_onnx(scouting, SCOUTING_SHAPES, folder / "scouting.onnx"),
-        ),
+    models = {
+        "deepcalo": (build_model(config, DEEPCALO_SHAPES), DEEPCALO_SHAPES),
+        "scouting": (build_model(ScoutingCNNConfig(), SCOUTING_SHAPES), SCOUTING_SHAPES),
     }
+    result = {}
+    for seed, (name, (model, shapes)) in enumerate(models.items()):
+        _randomise(model, seed).train()
+        path = export_onnx(model, shapes, folder / f"{name}.onnx")
+        training = model.training
+        result[name] = Exported(model.eval(), path, training_after_export=training)
+    return result
 
 
 @pytest.mark.parametrize("batch", [64, 1])
 @pytest.mark.parametrize("name", ["deepcalo", "scouting"])
-def test_onnxruntime_matches_torch(
-    exported: dict[str, tuple[nn.Module, Path]], name: str, batch: int
-) -> None:
-    model, path = exported[name]
+def test_onnxruntime_matches_torch(exported: dict[str, Exported], name: str, batch: int) -> None:
+    model, path = exported[name].model, exported[name].path
     shapes = DEEPCALO_SHAPES if name == "deepcalo" else SCOUTING_SHAPES
     generator = torch.Generator().manual_seed(batch)
     inputs = (
@@ -81,12 +82,12 @@ def test_onnxruntime_matches_torch(
     assert relative.max() < 1e-4
 
 
-def test_export_leaves_no_partial_file_and_restores_train_mode(tmp_path: Path) -> None:
-    model = build_model(ScoutingCNNConfig(conv_filters=(2,), dense_units=(4,)), SCOUTING_SHAPES)
-    model.train()
-    export_onnx(model, SCOUTING_SHAPES, tmp_path / "m.onnx")
-    assert model.training
-    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+def test_export_leaves_no_partial_file_and_restores_train_mode(
+    exported: dict[str, Exported],
+) -> None:
+    folder = exported["deepcalo"].path.parent
+    assert sorted(p.name for p in folder.iterdir()) == ["deepcalo.onnx", "scouting.onnx"]
+    assert all(e.training_after_export for e in exported.values())
 
 
 @pytest.mark.parametrize("content", [b"", b"not an onnx model \x00\x01\x02"])
@@ -98,14 +99,29 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path: Path, content: bytes) -> N
         onnx_predict(path, x, np.zeros((2, 8), np.float32), np.zeros((2, 0, 0), np.float32))
 
 
+def test_an_onnx_model_with_other_inputs_is_refused(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [tensor("x", TensorProto.FLOAT, [None, 3])],
+        [tensor("y", TensorProto.FLOAT, [None, 3])],
+    )
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(DataError, match="not those of a calibration model"):
+        onnx_predict(path, np.zeros((1, 3)), np.zeros((1, 0)), np.zeros((1, 0, 0)))
+
+
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         onnx_predict(tmp_path / "absent.onnx", np.zeros((1, 1, 5, 5)), np.zeros((1, 8)), [])
 
 
-def test_inputs_of_the_wrong_shape_are_refused(
-    exported: dict[str, tuple[nn.Module, Path]],
-) -> None:
-    _, path = exported["scouting"]
+def test_inputs_of_the_wrong_shape_are_refused(exported: dict[str, Exported]) -> None:
+    path = exported["scouting"].path
     with pytest.raises(DataError, match="shapes the model was exported for"):
         onnx_predict(path, np.zeros((2, 1, 7, 7)), np.zeros((2, 8)), np.zeros((2, 0, 0)))

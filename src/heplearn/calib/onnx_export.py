@@ -35,9 +35,11 @@ def export_onnx(model: nn.Module, shapes: InputShapes, path: str | Path) -> Path
     """
     path = Path(path)
     # batch 3 is unlikely to equal any other axis, so the exporter cannot confuse them
-    example = _example_inputs(shapes, batch=3)
+    device = next(model.parameters()).device
+    example = _example_inputs(shapes, batch=3, device=device)
     # the images name the batch axis; the others follow it (or stay free when unused)
-    dynamic = ({0: torch.export.Dim("batch", min=1)}, {0: _DYNAMIC}, {0: _DYNAMIC})
+    follow = {0: torch.export.Dim.DYNAMIC}
+    dynamic = ({0: torch.export.Dim("batch", min=1)}, follow, follow)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     was_training = model.training
     model.eval()
@@ -61,9 +63,6 @@ def export_onnx(model: nn.Module, shapes: InputShapes, path: str | Path) -> Path
     return path
 
 
-_DYNAMIC = torch.export.Dim.DYNAMIC
-
-
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence what torch's exporter says about itself, not about the model."""
@@ -81,11 +80,13 @@ def _quiet_exporter() -> Iterator[None]:
         registration.setLevel(level)
 
 
-def _example_inputs(shapes: InputShapes, batch: int) -> tuple[torch.Tensor, ...]:
+def _example_inputs(
+    shapes: InputShapes, batch: int, device: torch.device
+) -> tuple[torch.Tensor, ...]:
     return (
-        torch.zeros(batch, *shapes.image),
-        torch.zeros(batch, shapes.scalars),
-        torch.zeros(batch, *shapes.tracks),
+        torch.zeros(batch, *shapes.image, device=device),
+        torch.zeros(batch, shapes.scalars, device=device),
+        torch.zeros(batch, *shapes.tracks, device=device),
     )
 
 
@@ -115,7 +116,7 @@ def onnx_predict(
         raise DataError(
             "not a valid ONNX model",
             str(path),
-            str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__,
+            _first_line(err),
             "re-export the model with export_onnx",
         ) from err
     expected = {i.name for i in session.get_inputs()}
@@ -137,7 +138,13 @@ def onnx_predict(
         raise DataError(
             "inputs to the ONNX model",
             str(path),
-            str(err).strip().splitlines()[0],
+            _first_line(err),
             "pass arrays with the shapes the model was exported for",
         ) from err
     return np.asarray(result, dtype=np.float32)
+
+
+def _first_line(err: Exception) -> str:
+    """The first line of onnxruntime's (often multi-line) message, for a one-line error."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
