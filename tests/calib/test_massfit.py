@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from heplearn.calib.massfit import H_MASS, Z_MASS, Z_WIDTH, fit_mass, plot_mass_fit
+from heplearn.calib.massfit import H_MASS, Z_MASS, Z_WIDTH, fit_mass
+from heplearn.calib.massfit_plot import plot_mass_fit
 from heplearn.errors import ConfigError, DataError
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from heplearn import __version__
 from heplearn.calib.evaluate import Evaluation
-from heplearn.calib.massfit import fit_mass, plot_mass_fit
+from heplearn.calib.massfit import fit_mass
+from heplearn.calib.massfit_plot import plot_mass_fit
 from heplearn.data.atomic import atomic_output
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport

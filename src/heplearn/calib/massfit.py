@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,12 +42,13 @@ __all__ = [
     "H_REFERENCE_SIGMA",
     "MIN_EVENTS",
     "MODELS",
+    "PLOT_BINS",
     "Z_MASS",
     "Z_WIDTH",
     "MassFit",
     "fit_mass",
+    "histogram",
     "mass_fit_density",
-    "plot_mass_fit",
 ]
 
 #: PDG Z boson mass and total width [GeV], fixed in the Breit–Wigner.
@@ -69,7 +69,7 @@ MIN_EVENTS = 20
 
 _GRID_STEP = 0.02  # GeV: ≪ Γ_Z/2, so the Breit–Wigner is well sampled
 _FIT_BINS = 200
-_PLOT_BINS = 40
+PLOT_BINS = 40
 _SQRT2 = math.sqrt(2.0)
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 
@@ -246,7 +246,7 @@ def _check_inputs(
     return float(lo), float(hi)
 
 
-def _histogram(
+def histogram(
     values: np.ndarray, weights: np.ndarray | None, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum of weights and sum of squared weights per bin."""
@@ -307,7 +307,7 @@ def fit_mass(
 
     setup = _setup(model, lo, hi, float(np.median(values)))
     fine_edges = np.linspace(lo, hi, _FIT_BINS + 1)
-    counts, squares = _histogram(values, weights, fine_edges)
+    counts, squares = histogram(values, weights, fine_edges)
     data = counts if weights is None else np.stack([counts, squares], axis=-1)
     cost = BinnedNLL(data, fine_edges, setup.cdf, name=setup.names)
     minuit = Minuit(cost, *setup.start, name=setup.names)
@@ -325,8 +325,8 @@ def fit_mass(
     par = {name: float(minuit.values[name]) for name in setup.names}
     err = {name: float(minuit.errors[name]) for name in setup.names}
 
-    plot_edges = np.linspace(lo, hi, _PLOT_BINS + 1)
-    plot_counts, plot_squares = _histogram(values, weights, plot_edges)
+    plot_edges = np.linspace(lo, hi, PLOT_BINS + 1)
+    plot_counts, plot_squares = histogram(values, weights, plot_edges)
     expected = float(plot_counts.sum()) * np.diff(setup.cdf(plot_edges, *par.values()))
     chi2_ndf, ndf = _chi2_ndf(plot_counts, plot_squares, expected, len(setup.names))
     common: dict[str, Any] = {
@@ -373,58 +373,3 @@ def mass_fit_density(fit: MassFit, masses: np.ndarray) -> np.ndarray:
         narrow = _truncated_gauss_pdf(masses, fit.mean, fit.sigma, (lo, hi))
         density = (1 - fit.fraction) * wide + fit.fraction * narrow
     return np.where((masses >= lo) & (masses <= hi), density, 0.0)
-
-
-def plot_mass_fit(
-    values: np.ndarray,
-    fit: MassFit,
-    folder: Path,
-    name: str,
-    label: str = "Simulation",
-    *,
-    weights: np.ndarray | None = None,
-    quantity: str = "$m$",
-) -> Path:
-    """Histogram of ``values`` in the fit range with √(Σw²) errors and the fitted curve.
-
-    Writes ``name.png`` and ``name.pdf`` into ``folder`` (``label`` is the
-    experiment-label text, ``quantity`` the x-axis symbol) and returns the PNG path.
-    """
-    from heplearn.report.figures import figure, save_figure
-
-    lo, hi = fit.mass_range
-    values = np.asarray(values, dtype=np.float64)
-    inside = np.isfinite(values) & (values >= lo) & (values <= hi)
-    if weights is not None:
-        weights = np.asarray(weights, dtype=np.float64)[inside]
-    edges = np.linspace(lo, hi, _PLOT_BINS + 1)
-    counts, squares = _histogram(values[inside], weights, edges)
-    width = (hi - lo) / _PLOT_BINS
-    centres = (edges[1:] + edges[:-1]) / 2
-    curve_x = np.linspace(lo, hi, 800)
-    curve_y = mass_fit_density(fit, curve_x) * counts.sum() * width
-
-    resolution = r"\sigma_{CB}" if fit.model == "bw-cb" else r"\sigma"
-    fitted = [
-        f"$m_{{peak}}$ = {fit.mean:.3f} ± {fit.mean_err:.3f} GeV",
-        f"${resolution}$ = {fit.sigma:.3f} ± {fit.sigma_err:.3f} GeV",
-    ]
-    if fit.alpha is not None and fit.n is not None:
-        fitted.append(rf"$\alpha$ = {fit.alpha:.2f}, $n$ = {fit.n:.1f}")
-    if fit.fraction is not None:
-        fitted.append(f"$f$ = {fit.fraction:.3f} ± {fit.fraction_err:.3f}")
-    fitted.append(rf"$\chi^2$/ndf = {fit.chi2_ndf:.2f}")
-    title = r"BW $\otimes$ CB fit" if fit.model == "bw-cb" else "double-Gaussian fit"
-
-    with figure(figsize=(7.5, 5.5)) as (fig, ax):
-        ax.errorbar(
-            centres, counts, yerr=np.sqrt(squares), xerr=width / 2, fmt="o", color="black",
-            markersize=3.5, label=f"data ({fit.n_events} events)",
-        )  # fmt: skip
-        ax.plot(curve_x, curve_y, color="tab:red", label=title + "\n" + "\n".join(fitted))
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(0, 1.35 * max(float(counts.max()), float(curve_y.max())))
-        ax.set_xlabel(f"{quantity} [GeV]")
-        ax.set_ylabel(f"Events / {width:.3g} GeV")
-        ax.legend(fontsize=10, loc="upper left")
-        return save_figure(fig, folder, name, label)

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from heplearn.calib.massfit import DEFAULT_RANGES, MODELS, MassFit, fit_mass, plot_mass_fit
+from heplearn.calib.massfit import DEFAULT_RANGES, MODELS, MassFit, fit_mass
+from heplearn.calib.massfit_plot import plot_mass_fit
 from heplearn.data.atomic import atomic_output, check_output
 from heplearn.data.reader import open_store
 from heplearn.data.sources import open_source
