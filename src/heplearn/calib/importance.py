@@ -49,7 +49,10 @@ def permutation_importance(
         inputs += [(f"layer:{n}", "channel", i) for i, n in enumerate(features.channel_names)]
         if features.tracks.size:
             inputs.append(("tracks", "tracks", 0))
-    result = {}
+    result: dict[str, float] = {}
+    if not reference > 0:
+        # A collapsed model (constant output) has no width to compare with: nothing to rank.
+        return dict.fromkeys((name for name, _, _ in inputs), float("nan"))
     for name, kind, index in inputs:
         width = eiqr(energies(_shuffled(features, kind, index, rng)) / features.e_truth)
         result[name] = float(width / reference - 1.0)
