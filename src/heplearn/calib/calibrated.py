@@ -43,6 +43,16 @@ class Energies:
         return {name: value for name, value in found.items() if value is not None}
 
 
+def _shapes(info: dict[str, Any]) -> InputShapes:
+    """The input shapes recorded in run.json."""
+    image, tracks = info["shapes"]["image"], info["shapes"]["tracks"]
+    return InputShapes(
+        (int(image[0]), int(image[1]), int(image[2])),
+        int(info["shapes"]["scalars"]),
+        (int(tracks[0]), int(tracks[1])),
+    )
+
+
 @dataclass
 class CalibRun:
     """Config, scalers, BDT and network of a run folder written by ``calib train``."""
@@ -65,11 +75,7 @@ class CalibRun:
         bdt = load_bdt(folder.bdt) if config.bdt is not None else None
         model = None
         if config.network != "none":
-            shapes = InputShapes(
-                image=tuple(info["shapes"]["image"]),
-                scalars=int(info["shapes"]["scalars"]),
-                tracks=tuple(info["shapes"]["tracks"]),
-            )
+            shapes = _shapes(info)
             model = build_model(network_config(config), shapes, where=str(folder.config))
             load_weights(model, folder.network / BEST)
             model.eval()
@@ -95,6 +101,10 @@ class CalibRun:
         return out[:, 0].astype(np.float64), (
             out[:, 1].astype(np.float64) if out.shape[1] > 1 else None
         )
+
+    @property
+    def shapes(self) -> InputShapes:
+        return _shapes(self.info)
 
     def has(self, method: str) -> bool:
         return (self.bdt if method == "bdt" else self.model) is not None

@@ -19,7 +19,7 @@ import numpy as np
 from heplearn.calib.calibrated import CalibRun, Energies
 from heplearn.calib.features import FeatureArrays, load_features
 from heplearn.calib.importance import permutation_importance
-from heplearn.calib.massfit import H_MASS, fit_mass
+from heplearn.calib.massfit import H_MASS, Z_MASS, MassFit, fit_mass
 from heplearn.calib.resolution_metrics import binned_table, eiqr, reiqr
 from heplearn.calib.train import prepare_split
 from heplearn.data.reader import open_store
@@ -48,6 +48,7 @@ class Evaluation:
     features: FeatureArrays
     energies: Energies
     masses: dict[str, Array]
+    mass_fits: dict[str, MassFit]  # the fits that converged, drawn by the report
 
 
 def _clean(value: Any) -> Any:
@@ -68,27 +69,10 @@ def _features_for(run: CalibRun, data: Path) -> tuple[FeatureArrays, Array, str]
     same = str(data.resolve()) == run.info.get("data")
     if same:
         split = prepare_split(run.config, data, str(data))
-        rows = np.flatnonzero(_kept_rows(run, data))[split.test]
+        rows = split.rows[split.test]
         return split.features.take(split.test), rows, "held-out test split of the training store"
     features = load_features(data, run.config.features, str(data))
     return features, np.arange(len(features)), "every cluster of the store"
-
-
-def _kept_rows(run: CalibRun, data: Path) -> Array:
-    """Store rows surviving max_events and the mislabel cut (the rows prepare_split keeps)."""
-    store = open_store(data)
-    columns = store.read(["truth/energy", "scalars/e_acc"])
-    e_truth = np.asarray(columns["truth/energy"], np.float64)
-    e_acc = np.asarray(columns["scalars/e_acc"], np.float64)
-    keep = np.ones(len(e_truth), bool)
-    if run.config.max_events is not None:
-        keep[run.config.max_events :] = False
-    cut = run.config.features.mislabel_cut
-    if cut is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = e_acc / e_truth
-        keep &= (ratio > cut[0]) & (ratio < cut[1])
-    return keep
 
 
 def _resolution(energies: Energies, e_truth: Array) -> dict[str, Any]:
@@ -154,10 +138,10 @@ def _pulls(energies: Energies, f: FeatureArrays) -> dict[str, Any]:
 
 def _masses(
     energies: Energies, f: FeatureArrays, store_rows: Array, data: Path
-) -> tuple[dict[str, Any], dict[str, Array]]:
+) -> tuple[dict[str, Any], dict[str, Array], dict[str, MassFit]]:
     i, j = pairs_of_events(f.event_id)
     if len(i) < MIN_PAIRS:
-        return {"mass_pairs": len(i)}, {}
+        return {"mass_pairs": len(i)}, {}, {}
     phi = np.asarray(open_store(data).read(["scalars/phi"])["scalars/phi"], np.float64)[store_rows]
     masses = {
         name: cluster_pair_mass(value, f.eta, phi, i, j)
@@ -166,7 +150,12 @@ def _masses(
     masses["truth"] = cluster_pair_mass(f.e_truth, f.eta, phi, i, j)
     resonance = _resonance(data, store_rows[i])
     model = "double-gauss" if abs(resonance - H_MASS) < 10 else "bw-cb"
-    fits = {name: _fit_or_reason(values, model) for name, values in masses.items()}
+    outcome = {name: _fit_or_reason(values, model) for name, values in masses.items()}
+    converged = {name: fit for name, fit in outcome.items() if isinstance(fit, MassFit)}
+    fits = {
+        name: fit.as_dict() if isinstance(fit, MassFit) else {"error": fit}
+        for name, fit in outcome.items()
+    }
     out: dict[str, Any] = {"mass_pairs": len(i), "mass_model": model, "mass_fits": fits}
     for name, key in (
         ("network", "sigma_cb_model"),
@@ -175,23 +164,24 @@ def _masses(
     ):
         if name in fits and "sigma" in fits[name]:
             out[key] = fits[name]["sigma"]
-    return out, masses
+    return out, masses, converged
 
 
-def _fit_or_reason(values: Array, model: str) -> dict[str, Any]:
+def _fit_or_reason(values: Array, model: str) -> MassFit | str:
+    """The fit, or why it failed (too few pairs in the range …)."""
     try:
-        return fit_mass(values, model).as_dict()
+        return fit_mass(values, model)
     except DataError as err:
-        return {"error": err.message}
+        return err.message
 
 
 def _resonance(data: Path, rows: Array) -> float:
     store = open_store(data)
     if "truth/resonance_mass" not in store.schema:
-        return 91.1876
+        return Z_MASS
     mass = np.asarray(store.read(["truth/resonance_mass"])["truth/resonance_mass"])[rows]
     mass = mass[np.isfinite(mass) & (mass > 0)]
-    return float(np.median(mass)) if len(mass) else 91.1876
+    return float(np.median(mass)) if len(mass) else Z_MASS
 
 
 def _importance(run: CalibRun, f: FeatureArrays) -> dict[str, Any]:
@@ -228,7 +218,7 @@ def evaluate_run(
         **_resolution(energies, features.e_truth),
         **_pulls(energies, features),
     }
-    mass_metrics, masses = _masses(energies, features, store_rows, data)
+    mass_metrics, masses, mass_fits = _masses(energies, features, store_rows, data)
     metrics.update(mass_metrics)
     metrics["binned"] = _binned(energies, features, n_boot)
     if importance:
@@ -237,7 +227,7 @@ def evaluate_run(
         "info": run.info,
         "history": _history(run),
     }
-    return Evaluation(_clean(metrics), features, energies, masses)
+    return Evaluation(_clean(metrics), features, energies, masses, mass_fits)
 
 
 def _history(run: CalibRun) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ import numpy as np
 
 from heplearn import __version__
 from heplearn.calib.evaluate import Evaluation
-from heplearn.calib.massfit import fit_mass
 from heplearn.calib.massfit_plot import plot_mass_fit
 from heplearn.data.atomic import atomic_output
 from heplearn.report.figures import figure, save_figure
@@ -75,14 +74,9 @@ def _binned_width(ev: Evaluation, variable: str, xlabel: str, folder: Path) -> P
 
 def _masses(ev: Evaluation, folder: Path) -> list[tuple[Path, str]]:
     out = []
-    model = ev.metrics.get("mass_model", "bw-cb")
-    for name, masses in ev.masses.items():
-        fit_info = ev.metrics["mass_fits"].get(name, {})
-        if "error" in fit_info:
-            continue
-        fit = fit_mass(masses, model)
-        png = plot_mass_fit(masses, fit, folder, f"mass_{name}", quantity=r"$m_{ee}$")
-        out.append((png, f"pair mass from {name} energies, {model} fit"))
+    for name, fit in ev.mass_fits.items():
+        png = plot_mass_fit(ev.masses[name], fit, folder, f"mass_{name}", quantity=r"$m_{ee}$")
+        out.append((png, f"pair mass from {name} energies, {fit.model} fit"))
     return out
 
 

@@ -322,15 +322,23 @@ def load_features(
     )
 
 
+def mislabel_mask(features: FeatureArrays, cut: tuple[float, float] | None) -> Array:
+    """True for clusters with lo < E_acc/E_truth < hi (thesis eq. 3.4); all True without a cut."""
+    if cut is None:
+        return np.ones(len(features), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = features.e_acc / features.e_truth
+    keep: Array = (ratio > cut[0]) & (ratio < cut[1])
+    return keep
+
+
 def apply_mislabel_cut(
     features: FeatureArrays, cut: tuple[float, float] | None
 ) -> tuple[FeatureArrays, int]:
-    """Keep clusters with lo < E_acc/E_truth < hi (thesis eq. 3.4); (kept, number removed)."""
+    """Keep clusters passing :func:`mislabel_mask`; (kept, number removed)."""
     if cut is None:
         return features, 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = features.e_acc / features.e_truth
-    keep = (ratio > cut[0]) & (ratio < cut[1])
+    keep = mislabel_mask(features, cut)
     return features.take(keep), int((~keep).sum())
 
 

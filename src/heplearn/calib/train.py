@@ -7,6 +7,7 @@ A killed run resumes with ``resume=True`` from its last complete epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from heplearn import __version__
-from heplearn.calib.bdt import BdtModel, train_bdt
-from heplearn.calib.features import FeatureArrays, apply_mislabel_cut, load_features, split_indices
+from heplearn.calib.bdt import BdtModel, load_bdt, train_bdt
+from heplearn.calib.features import FeatureArrays, load_features, mislabel_mask, split_indices
 from heplearn.calib.inputs import InputShapes
-from heplearn.calib.models import ScoutingCNNConfig, build_model
+from heplearn.calib.models import build_model
 from heplearn.calib.objective import calib_objective
 from heplearn.calib.run_folder import RunFolder
 from heplearn.calib.scalers import ScalerSet
@@ -49,6 +50,7 @@ class Split:
     """The clusters of one store after the mislabel cut, and the row indices of each split."""
 
     features: FeatureArrays
+    rows: np.ndarray[Any, Any]  # store row of each kept cluster
     train: np.ndarray[Any, Any]
     val: np.ndarray[Any, Any]
     test: np.ndarray[Any, Any]
@@ -60,7 +62,9 @@ def prepare_split(config: CalibTrainConfig, data: Path, where: str) -> Split:
     features = load_features(data, config.features, where)
     if config.max_events is not None:
         features = features.take(np.arange(min(config.max_events, len(features))))
-    features, removed = apply_mislabel_cut(features, config.features.mislabel_cut)
+    keep = mislabel_mask(features, config.features.mislabel_cut)
+    rows, removed = np.flatnonzero(keep), int((~keep).sum())
+    features = features.take(rows)
     if len(features) < 10:
         raise DataError(
             "too few clusters",
@@ -71,13 +75,14 @@ def prepare_split(config: CalibTrainConfig, data: Path, where: str) -> Split:
     train, val, test = split_indices(
         len(features), config.split, config.split_seed, groups=features.event_id
     )
-    return Split(features, train, val, test, removed)
+    return Split(features, rows, train, val, test, removed)
 
 
 def shapes_of(features: FeatureArrays) -> InputShapes:
+    _, channels, height, width = features.images.shape
     tracks = features.tracks.shape[1:] if features.tracks.size else (0, 0)
     return InputShapes(
-        image=(int(features.images.shape[1]), *map(int, features.images.shape[2:])),  # type: ignore[arg-type]
+        image=(int(channels), int(height), int(width)),
         scalars=int(features.scalars.shape[1]),
         tracks=(int(tracks[0]), int(tracks[1])),
     )
@@ -85,8 +90,6 @@ def shapes_of(features: FeatureArrays) -> InputShapes:
 
 def network_config(config: CalibTrainConfig) -> Any:
     """The network config (DeepCalo or scouting CNN), with the uncertainty head the loss needs."""
-    import dataclasses
-
     if config.network == "scouting-cnn":
         return dataclasses.replace(config.scouting_cnn, uncertainty=config.uncertainty)
     return config.deepcalo_config()
@@ -145,9 +148,8 @@ def train_calib(
 ) -> TrainSummary:
     """Train the BDT baseline and the configured network on the store ``data`` into ``out``."""
     data, folder = Path(data), RunFolder(Path(out))
-    resolved = config_to_dict(config)
     if resume:
-        folder.check_resume(resolved, str(data.resolve()))
+        folder.check_resume(config_to_dict(config), str(data.resolve()))
     else:
         _fresh_folder(folder, overwrite)
     split = prepare_split(config, data, str(data))
@@ -174,8 +176,6 @@ def train_calib(
     if config.bdt is not None:
         if not (resume and folder.bdt.is_file()):
             _train_bdt(config, split, target).save(folder.bdt, overwrite=True)
-        from heplearn.calib.bdt import load_bdt
-
         bdt_loss = load_bdt(folder.bdt).best_score
     result = None
     if config.network != "none":
@@ -192,11 +192,6 @@ def train_calib(
             resume=resume and (folder.network / "last.pt").is_file(),
             progress=progress,
         )
-    del resolved
     return TrainSummary(
         folder.path, len(split.train), len(split.val), len(split.test), bdt_loss, result
     )
-
-
-def is_scouting(config: Any) -> bool:
-    return isinstance(config, ScoutingCNNConfig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,7 +70,5 @@ class CalibTrainConfig:
         return {}
 
     def deepcalo_config(self) -> DeepCaloConfig:
-        import dataclasses
-
         base = self.deepcalo or deepcalo_preset(self.preset)
         return dataclasses.replace(base, uncertainty=self.uncertainty)

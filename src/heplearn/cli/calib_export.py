@@ -29,7 +29,6 @@ def export_command(
     import torch
 
     from heplearn.calib.calibrated import CalibRun
-    from heplearn.calib.inputs import InputShapes
     from heplearn.calib.onnx_export import export_onnx, onnx_predict
 
     check_output(out, overwrite)
@@ -41,10 +40,7 @@ def export_command(
             "the run was trained with network: none (BDT only; its bdt.json is XGBoost JSON)",
             "train a network, or use bdt.json with XGBoost directly",
         )
-    shapes_info = loaded.info["shapes"]
-    shapes = InputShapes(
-        tuple(shapes_info["image"]), shapes_info["scalars"], tuple(shapes_info["tracks"])
-    )
+    shapes = loaded.shapes
     export_onnx(loaded.model, shapes, out)
     rng = np.random.default_rng(0)
     inputs = [

@@ -10,7 +10,6 @@ epoch *k* and resumed gives the same weights as one that never stopped.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -141,8 +140,10 @@ class _Engine:
         )
 
 
-def _engine(model: torch.nn.Module, config: TrainerConfig, steps: int) -> _Engine:
+def _engine(model: torch.nn.Module, config: TrainerConfig, n_train: int) -> _Engine:
     dist = init_distributed()
+    # Each process steps through its equal share of the rows (see _batches).
+    steps = math.ceil(n_train // dist.world_size / config.batch_size)
     device = select_device(config.device)
     if device.type == "cuda" and dist.active:
         device = torch.device("cuda", dist.local_rank)
@@ -215,9 +216,7 @@ def fit(
     """Train ``model`` on (train, val) in place; it ends with the best epoch's weights."""
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
-    world = max(int(os.environ.get("WORLD_SIZE", "1")), 1)
-    steps = math.ceil(len(data[0]) // world / config.batch_size)
-    engine = _engine(model, config, steps)
+    engine = _engine(model, config, len(data[0]))
     engine.show = progress
     train, val = (place_data(part, engine.device, config) for part in data)
     state = engine.restore(model, load_checkpoint(run_dir / LAST)) if resume else _Progress()
