@@ -9,7 +9,6 @@ feature names and the config inside the file.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,13 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
+from heplearn.calib.bdt_objective import (
+    metric_to_loss,
+    scouting_gradient,
+    scouting_loss,
+    scouting_metric,
+    scouting_objective,
+)
 from heplearn.config import config_to_dict, parse_config, register_config, setting
 from heplearn.data.atomic import atomic_output
 from heplearn.errors import DataError
@@ -45,8 +51,6 @@ _BEST_ITERATION_ATTR = "heplearn_best_iteration"
 _BEST_SCORE_ATTR = "heplearn_best_score"
 #: XGBoost refuses feature names containing these characters.
 _BAD_NAME_CHARS = ("[", "]", "<")
-#: Floor of the scouting loss before its logarithm (a perfect fit has loss 0).
-_TINY = 1e-300
 
 
 @register_config("bdt")
@@ -76,40 +80,6 @@ class BdtConfig:
     def metric(self) -> str:
         """Name of the validation metric in XGBoost's evaluation log; see :func:`metric_to_loss`."""
         return "rmse" if self.loss == "mse" else "log_scouting"
-
-
-def metric_to_loss(loss: str, value: float) -> float:
-    """The mean validation loss from a value of :attr:`BdtConfig.metric` in the evaluation log."""
-    return value**2 if loss == "mse" else math.exp(value)
-
-
-def scouting_loss(pred: Array, truth: Array, weight: Array | None = None) -> float:
-    """Weighted mean of (pred/truth − 1)²."""
-    pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
-    w = np.ones_like(truth) if weight is None or np.size(weight) == 0 else np.asarray(weight)
-    return float(np.sum(w * (pred / truth - 1.0) ** 2) / np.sum(w))
-
-
-def scouting_gradient(
-    pred: Array, truth: Array, weight: Array | None = None
-) -> tuple[Array, Array]:
-    """Per-sample gradient and hessian of w·(pred/truth − 1)² with respect to pred."""
-    pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
-    w = np.ones_like(truth) if weight is None or np.size(weight) == 0 else np.asarray(weight)
-    grad = 2.0 * w * (pred / truth - 1.0) / truth
-    hess = 2.0 * w / truth**2
-    return grad, hess
-
-
-def _scouting_objective(pred: Array, dtrain: xgb.DMatrix) -> tuple[Array, Array]:
-    return scouting_gradient(pred, dtrain.get_label(), dtrain.get_weight())
-
-
-def _scouting_metric(pred: Array, dval: xgb.DMatrix) -> tuple[str, float]:
-    # XGBoost formats custom metrics with "%f" (6 decimals), which rounds a loss of ~1e-5 to
-    # 1 digit; the logarithm keeps 6 significant digits for early stopping at any scale.
-    value = scouting_loss(pred, dval.get_label(), dval.get_weight())
-    return "log_scouting", math.log(max(value, _TINY))
 
 
 def _check_features(x: Array, names: Sequence[str], where: str) -> None:
@@ -330,8 +300,8 @@ def fit_bdt(
         data.train,
         num_boost_round=config.n_estimators,
         evals=[(data.val, "val")],
-        obj=_scouting_objective if scouting else None,
-        custom_metric=_scouting_metric if scouting else None,
+        obj=scouting_objective if scouting else None,
+        custom_metric=scouting_metric if scouting else None,
         maximize=False,
         early_stopping_rounds=config.early_stopping_rounds,
         verbose_eval=False,
