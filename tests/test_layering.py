@@ -15,6 +15,7 @@ RANK = {
     "config": 0,
     "progress": 0,
     "data": 1,
+    "stats": 1,
     "generate": 2,
     "detector": 2,
     "training": 3,
