@@ -14,6 +14,7 @@ from heplearn.calib.massfit_plot import plot_mass_fit
 from heplearn.data.atomic import atomic_output
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
+from heplearn.report.learning_curve import plot_learning_curve
 
 __all__ = ["write_evaluation"]
 
@@ -120,21 +121,6 @@ def _importance(ev: Evaluation, folder: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def _learning_curve(ev: Evaluation, folder: Path) -> Path | None:
-    history = ev.metrics["training"]["history"]
-    if not history:
-        return None
-    with figure() as (fig, ax):
-        epochs = [row["epoch"] for row in history]
-        ax.plot(epochs, [row["train_loss"] for row in history], "o-", label="train")
-        ax.plot(epochs, [row["val_loss"] for row in history], "s-", label="validation")
-        ax.set_yscale("log")
-        ax.set_xlabel("Epoch")
-        ax.set_ylabel("Loss")
-        ax.legend()
-        return save_figure(fig, folder, "learning_curve")
-
-
 def _fmt(value: Any, digits: int = 4) -> str:
     return (
         "—" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
@@ -194,7 +180,7 @@ def write_evaluation(ev: Evaluation, out: str | Path, *, overwrite: bool = False
             (_binned_width(ev, "et", r"$E_T$ [GeV]", tmp), "eIQR vs E_T"),
             (_binned_width(ev, "mu", r"$\langle\mu\rangle$", tmp), "eIQR vs ⟨μ⟩"),
             (_pulls(ev, tmp), "pulls of the uncertainty head"),
-            (_learning_curve(ev, tmp), "learning curve"),
+            (plot_learning_curve(ev.metrics["training"]["history"], tmp), "learning curve"),
         ]
         figures += _masses(ev, tmp) + _importance(ev, tmp)
         (tmp / "metrics.json").write_text(json.dumps(ev.metrics, indent=2) + "\n")
