@@ -35,7 +35,12 @@ def test_data_api() -> None:
 
 
 def test_generate_api() -> None:
-    assert sorted(heplearn.generate.__all__) == ["CalibSampleConfig", "calib_dataset"]
+    assert sorted(heplearn.generate.__all__) == [
+        "CalibSampleConfig",
+        "DqmSampleConfig",
+        "calib_dataset",
+        "dqm_dataset",
+    ]
 
 
 def test_detector_api() -> None:

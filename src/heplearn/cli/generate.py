@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from heplearn.cli.generate_dqm import dqm_command
 from heplearn.config import config_to_dict, load_config, parse_config
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.report import validate_calib_sample
@@ -64,3 +65,6 @@ def calib_command(
         folder = store.parent / f"{store.name}-validation"
         validate_calib_sample(store, folder)
         Console().print(f"validation report: {folder / 'report.html'}")
+
+
+app.command(name="dqm")(dqm_command)

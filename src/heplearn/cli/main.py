@@ -16,6 +16,7 @@ import typer
 from heplearn import __version__
 from heplearn.cli import calib as calib_commands
 from heplearn.cli import data as data_commands
+from heplearn.cli import dqm as dqm_commands
 from heplearn.cli import generate as generate_commands
 from heplearn.cli.demo import demo
 from heplearn.cli.info import info
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(calib_commands.app, name="calib")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(dqm_commands.app, name="dqm")
 app.add_typer(generate_commands.app, name="generate")
 app.command(name="info")(info)
 app.command(name="demo")(demo)

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
+from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
 
-__all__ = ["CalibSampleConfig", "calib_dataset"]
+__all__ = ["CalibSampleConfig", "DqmSampleConfig", "calib_dataset", "dqm_dataset"]

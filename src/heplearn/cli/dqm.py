@@ -1,0 +1,140 @@
+"""``heplearn dqm train | evaluate | check``: occupancy-map monitoring from maps to verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from heplearn.config import load_config
+from heplearn.errors import ConfigError
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Calorimeter data-quality monitoring.", no_args_is_help=True)
+
+
+@app.command(name="train")
+def train_command(
+    data: Path = typer.Option(
+        ..., "--data", "-d", help="Generated DQM store, or a ROOT file of TH2 / an HDF5 map file."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="dqm-model YAML (configs/dqm/models/<name>.yaml)."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="lr, mlp, cnn2, cnn3, cnn3bn, ae or qtest (overrides config)."
+    ),
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="HDF5 dataset of the maps when the file holds several."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override trainer.epochs."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
+) -> None:
+    """Fit one DQM model; unsupervised models (qtest, ae) learn from good maps only.
+
+    Examples:
+
+      heplearn dqm train --config configs/dqm/models/ae.yaml --data hcal --out run-ae
+
+      heplearn dqm train --model qtest --data ecal_run.root --out run-qtest   (real TH2 maps)
+    """
+    from heplearn.dqm.model_config import DqmModelConfig, default_model_config
+    from heplearn.dqm.train import train_dqm
+
+    if config is None and model is None:
+        raise ConfigError(
+            "no model chosen",
+            "heplearn dqm train",
+            "neither --config nor --model was given",
+            "pass e.g. --model qtest, or --config configs/dqm/models/ae.yaml",
+        )
+    settings = load_config(DqmModelConfig, config) if config else default_model_config(model or "")
+    if model is not None and config is not None:
+        settings = dataclasses.replace(settings, model=model)  # type: ignore[arg-type]
+        settings.validate("--model")
+    if epochs is not None:
+        trainer = dataclasses.replace(settings.trainer, epochs=epochs)
+        settings = dataclasses.replace(settings, trainer=trainer)
+    info = train_dqm(settings, data, out, dataset=dataset, overwrite=overwrite, progress=True)
+    Console().print(
+        f"trained {info['model']} on {info['train_maps']} maps {tuple(info['shape'])} "
+        f"in {info['fit_seconds']:.1f} s → {out}"
+    )
+
+
+@app.command(name="evaluate")
+def evaluate_command(
+    run: list[Path] = typer.Option(
+        ..., "--run", "-r", help="Run folder(s); several are compared on the same maps."
+    ),
+    data: Path = typer.Option(..., "--data", "-d", help="Labelled (generated) DQM store."),
+    out: Path = typer.Option(..., "--out", "-o", help="Evaluation folder to write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Efficiency at fixed false-alarm rates, ROC/AUC, confusion, localisation, report.
+
+    On the store a run was trained on only its held-out test maps are used.
+
+    Example:
+
+      heplearn dqm evaluate --run run-qtest --run run-ae --data hcal --out eval
+    """
+    from heplearn.data.atomic import check_output
+    from heplearn.dqm.evaluate import evaluate_run, held_out_maps
+    from heplearn.dqm.evaluation_report import write_dqm_evaluation
+
+    check_output(out, overwrite)
+    held_out = held_out_maps(run[0], data)
+    evaluations = [evaluate_run(folder, held_out) for folder in run]
+    write_dqm_evaluation(evaluations, held_out, data, out, overwrite=overwrite)
+    table = Table(title=f"DQM evaluation on {len(held_out.maps)} maps ({held_out.selection})")
+    for column in ("run", "accuracy", "dead 1×1 @1 %", "hot 1×1 @1 %", "recall", "precision"):
+        table.add_column(column)
+    for ev in evaluations:
+        eff = ev.metrics["efficiency_at_false_alarm"]["0.01"]
+        local = ev.metrics["localisation"]
+        table.add_row(
+            ev.name,
+            f"{ev.metrics['accuracy']:.3f}",
+            f"{eff.get('dead_1x1', float('nan')):.3f}",
+            f"{eff.get('hot_1x1', float('nan')):.3f}",
+            f"{local['recall']:.3f}",
+            f"{local['precision']:.3f}",
+        )
+    Console().print(table)
+    Console().print(f"report: {out / 'report.html'}")
+
+
+@app.command(name="check")
+def check_command(
+    maps: Path = typer.Argument(..., help="ROOT file of TH2 maps, HDF5 maps or a DQM store."),
+    run: Path = typer.Option(..., "--run", "-r", help="Run folder of 'heplearn dqm train'."),
+    dataset: str | None = typer.Option(None, "--dataset", help="HDF5 dataset of the maps."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON list of verdicts."),
+) -> None:
+    """Verdict per map (good/dead/hot/noisy/partial/no-statistics) and its flagged channels.
+
+    Examples:
+
+      heplearn dqm check --run run-qtest new_lumisections.root --json
+    """
+    from heplearn.dqm.check import check_maps
+
+    records = check_maps(run, maps, dataset)
+    if as_json:
+        typer.echo(json.dumps(records))
+        return
+    table = Table(title=f"{maps}: {len(records)} maps")
+    for column in ("map", "verdict", "score", "flagged channels"):
+        table.add_column(column)
+    for record in records:
+        flagged = record["flagged"]
+        shown = ", ".join(str(tuple(f)) for f in flagged[:5]) + (" …" if len(flagged) > 5 else "")
+        table.add_row(record["map"], record["verdict"], f"{record['score']:.3g}", shown)
+    Console().print(table)

@@ -1,0 +1,53 @@
+"""``heplearn dqm check``: verdicts for new maps with a trained run.
+
+Each map gets a verdict (good / dead / hot / noisy / partial, or
+"no-statistics" when it holds no events), the model's anomaly score and the
+flagged channels as indices into the map as read (uproot ``values()`` order
+for a TH2, the stored order for HDF5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn.dqm.maps import MapSet
+from heplearn.dqm.models import load_model
+from heplearn.dqm.sources import load_maps
+from heplearn.dqm.verdict import map_verdict
+from heplearn.errors import DataError
+
+__all__ = ["check_maps", "verdicts"]
+
+
+def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict[str, Any]]:
+    """One ``{"map", "verdict", "score", "flagged"}`` record per map of ``maps``."""
+    model_folder = run / "model"
+    if not model_folder.is_dir():
+        raise DataError(
+            "not a DQM run",
+            str(run),
+            "it has no model/ folder",
+            "give the --out folder of 'heplearn dqm train'",
+        )
+    model = load_model(model_folder)
+    model.check_shape(maps)
+    empty = maps.empty
+    filled = np.flatnonzero(~empty)
+    n = len(maps)
+    classes = np.zeros(n, dtype=np.int64)
+    scores = np.zeros(n, dtype=np.float32)
+    flags = np.zeros(maps.counts.shape, dtype=bool)
+    if filled.size:
+        scored = maps.subset(filled)
+        classes[filled] = model.predict_class(scored)
+        scores[filled] = model.anomaly_score(scored)
+        flags[filled] = model.flag_channels(scored)
+    return map_verdict(maps.names, classes, scores, flags, empty, two_d=two_d)
+
+
+def check_maps(run: str | Path, source: str | Path, dataset: str | None = None) -> list[Any]:
+    """Read ``source`` (ROOT TH2s, HDF5 or a generated store) and return its verdicts."""
+    return verdicts(Path(run), load_maps(source, dataset))

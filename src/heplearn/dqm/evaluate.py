@@ -1,0 +1,172 @@
+"""``heplearn dqm evaluate``: score held-out labelled maps with one or more trained runs.
+
+On the store a run was trained on, only its test maps are scored; any other
+labelled store is scored whole.  Thresholds at the false-alarm rates come from
+the run's *validation* good maps (``val_good_scores.safetensors``), so the
+false-alarm rate realised on the test maps is an honest check, reported too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from heplearn.config import load_config
+from heplearn.data.reader import open_store
+from heplearn.dqm.labels import CLASS_NAMES, SHAPE_NAMES
+from heplearn.dqm.maps import MapSet
+from heplearn.dqm.metrics import (
+    confusion_matrix,
+    efficiency_at_false_alarm,
+    localisation,
+    per_class_auc,
+)
+from heplearn.dqm.model_config import DqmModelConfig
+from heplearn.dqm.models import load_model
+from heplearn.dqm.models.base import MapModel
+from heplearn.dqm.sources import is_generated_store, load_maps
+from heplearn.dqm.train import RUN_INFO, VAL_SCORES, run_split
+from heplearn.errors import DataError
+from heplearn.stats import roc_auc
+
+__all__ = ["HeldOut", "ModelEvaluation", "evaluate_run", "held_out_maps"]
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """What one run gives on the held-out maps: metrics plus the arrays the figures need."""
+
+    name: str
+    metrics: dict[str, Any]
+    scores: Array
+    predicted: Array
+    channel_scores_example: dict[str, tuple[Array, Array]]  # class → (normalised-ish input, score)
+    history: list[dict[str, Any]]
+
+
+def _read_run(run: Path) -> tuple[dict[str, Any], DqmModelConfig]:
+    info_path = run / RUN_INFO
+    if not info_path.is_file():
+        raise DataError(
+            "not a DQM run",
+            str(run),
+            f"{RUN_INFO} is missing",
+            "give the --out folder of 'heplearn dqm train'",
+        )
+    info = json.loads(info_path.read_text())
+    return info, load_config(DqmModelConfig, run / "config.yaml")
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Labelled maps to evaluate, their fault shapes, and which maps they are."""
+
+    maps: MapSet
+    fault_shape: Array
+    selection: str
+
+
+def held_out_maps(run: Path, data: Path) -> HeldOut:
+    """The maps to evaluate: the run's test split on its own store, all maps elsewhere."""
+    info, config = _read_run(run)
+    if not is_generated_store(data):
+        raise DataError(
+            "unlabelled maps",
+            str(data),
+            "evaluation needs per-map and per-channel truth (a generated store)",
+            "use 'heplearn dqm check' for verdicts on unlabelled maps",
+        )
+    maps = load_maps(data)
+    shapes = np.asarray(open_store(data).read(["labels/fault_shape"])["labels/fault_shape"])
+    if str(data.resolve()) == info["data"]:
+        rows = run_split(maps, config, bool(info["generated"])).test
+        return HeldOut(maps.subset(rows), shapes[rows], "test split of the training store")
+    return HeldOut(maps, shapes, "all maps of the store")
+
+
+def _localisation_by_shape(flags: Array, maps: MapSet, shapes: Array) -> dict[str, Any]:
+    assert maps.map_class is not None and maps.channel_class is not None
+    result: dict[str, Any] = dict(localisation(flags, maps.channel_class))
+    by_shape: dict[str, dict[str, float]] = {}
+    for shape in np.unique(shapes[maps.map_class > 0]):
+        rows = np.flatnonzero((shapes == shape) & (maps.map_class > 0))
+        by_shape[SHAPE_NAMES[int(shape)]] = localisation(flags[rows], maps.channel_class[rows])
+    result["by_shape"] = by_shape
+    return result
+
+
+def _auc_by_fault(scores: Array, map_class: Array, shapes: Array) -> dict[str, float]:
+    """AUC of good maps against each fault type × size (e.g. ``dead_1x1``, ``hot_rbx``)."""
+    good = map_class == 0
+    result: dict[str, float] = {}
+    for klass, shape in sorted(
+        {(int(c), int(s)) for c, s in zip(map_class, shapes, strict=True) if c > 0}
+    ):
+        chosen = (map_class == klass) & (shapes == shape)
+        result[f"{CLASS_NAMES[klass]}_{SHAPE_NAMES[shape]}"] = roc_auc(
+            scores[good | chosen], chosen[good | chosen]
+        )
+    return result
+
+
+def _examples(model: MapModel, maps: MapSet) -> dict[str, tuple[Array, Array]]:
+    """One map per class: its counts and the model's channel scores (for the figures)."""
+    assert maps.map_class is not None
+    examples = {}
+    for klass in np.unique(maps.map_class):
+        row = int(np.flatnonzero(maps.map_class == klass)[0])
+        one = maps.subset([row])
+        examples[CLASS_NAMES[int(klass)]] = (one.counts[0], model.score_channels(one)[0])
+    return examples
+
+
+def _history(run: Path) -> list[dict[str, Any]]:
+    log = run / "training" / "metrics.jsonl"
+    if not log.is_file():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def evaluate_run(run: Path, held_out: HeldOut) -> ModelEvaluation:
+    """Score the held-out labelled maps with the model of ``run``."""
+    maps, shapes = held_out.maps, held_out.fault_shape
+    info, _ = _read_run(run)
+    model = load_model(run / "model")
+    model.check_shape(maps)
+    assert maps.map_class is not None and maps.channel_class is not None
+    scores = np.asarray(model.anomaly_score(maps), dtype=np.float64)
+    predicted = np.asarray(model.predict_class(maps))
+    flags = model.flag_channels(maps)
+    val_good = np.asarray(load_file(str(run / VAL_SCORES))["scores"], dtype=np.float64)
+    metrics: dict[str, Any] = {
+        "model": info["model"],
+        "maps": len(maps),
+        "maps_per_class": {
+            CLASS_NAMES[int(k)]: int(np.sum(maps.map_class == k)) for k in np.unique(maps.map_class)
+        },
+        "efficiency_at_false_alarm": efficiency_at_false_alarm(
+            scores,
+            maps.map_class,
+            shapes,
+            val_good,
+            class_names=CLASS_NAMES,
+            shape_names=SHAPE_NAMES,
+        ),
+        "auc": per_class_auc(scores, maps.map_class, CLASS_NAMES),
+        "auc_by_fault": _auc_by_fault(scores, maps.map_class, shapes),
+        "localisation": _localisation_by_shape(flags, maps, shapes),
+        "confusion_matrix": confusion_matrix(maps.map_class, predicted, len(CLASS_NAMES)).tolist(),
+        "accuracy": float(np.mean(predicted == maps.map_class)),
+        "training": info,
+    }
+    metrics["selection"] = held_out.selection
+    return ModelEvaluation(
+        run.name, metrics, scores, predicted, _examples(model, maps), _history(run)
+    )

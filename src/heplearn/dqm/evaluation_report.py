@@ -1,0 +1,201 @@
+"""The DQM evaluation folder: ``metrics.json``, PNG/PDF figures and ``report.html``.
+
+With several runs the first is the primary one (its metrics are the top-level
+keys of ``metrics.json``); every run is listed under ``models`` and compared in
+one table on the same held-out maps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn import __version__
+from heplearn.data.atomic import atomic_output
+from heplearn.dqm.evaluate import HeldOut, ModelEvaluation
+from heplearn.dqm.labels import CLASS_NAMES
+from heplearn.report.figures import figure, save_figure
+from heplearn.report.html import HtmlReport
+from heplearn.report.learning_curve import plot_learning_curve
+from heplearn.stats import roc_curve
+
+__all__ = ["write_dqm_evaluation"]
+
+Array = np.ndarray[Any, Any]
+
+
+def _roc(ev: ModelEvaluation, held_out: HeldOut, folder: Path) -> Path:
+    map_class = held_out.maps.map_class
+    assert map_class is not None
+    with figure() as (fig, ax):
+        for klass in np.unique(map_class[map_class > 0]):
+            chosen = (map_class == 0) | (map_class == klass)
+            curve = roc_curve(ev.scores[chosen], map_class[chosen] == klass)
+            ax.plot(
+                curve.false_positive_rate,
+                curve.true_positive_rate,
+                label=f"{CLASS_NAMES[int(klass)]} (AUC {curve.auc:.3f})",
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(1e-3, 1)
+        ax.set_xlabel("False-alarm rate (good maps flagged)")
+        ax.set_ylabel("Detection efficiency")
+        ax.legend(title=ev.name, fontsize="small")
+        return save_figure(fig, folder, f"roc_{ev.name}")
+
+
+def _score_histograms(ev: ModelEvaluation, held_out: HeldOut, folder: Path) -> Path:
+    map_class = held_out.maps.map_class
+    assert map_class is not None
+    positive = ev.scores[ev.scores > 0]
+    low = float(positive.min()) if positive.size else 1e-6
+    bins = np.geomspace(low, max(float(ev.scores.max()), low * 10), 50)
+    with figure() as (fig, ax):
+        for klass in np.unique(map_class):
+            ax.hist(
+                np.clip(ev.scores[map_class == klass], low, None),
+                bins=bins,
+                histtype="step",
+                density=True,
+                label=CLASS_NAMES[int(klass)],
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"Map anomaly score ({ev.name})")
+        ax.set_ylabel("Maps (normalised)")
+        ax.legend(fontsize="small")
+        return save_figure(fig, folder, f"scores_{ev.name}")
+
+
+def _confusion(ev: ModelEvaluation, folder: Path) -> Path:
+    matrix = np.asarray(ev.metrics["confusion_matrix"], dtype=float)
+    fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    with figure() as (fig, ax):
+        ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), count in np.ndenumerate(matrix):
+            if matrix[i].sum():
+                ax.text(j, i, f"{int(count)}", ha="center", va="center", fontsize=10)
+        ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=45)
+        ax.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
+        ax.set_xlabel("Predicted")
+        ax.set_ylabel("True")
+        return save_figure(fig, folder, f"confusion_{ev.name}")
+
+
+def _channel_maps(ev: ModelEvaluation, folder: Path) -> Path:
+    examples = ev.channel_scores_example
+    with figure(nrows=2, ncols=len(examples), figsize=(4 * len(examples), 7)) as (fig, grid):
+        axes = np.asarray(grid).reshape(2, len(examples))
+        for column, (name, (counts, scores)) in enumerate(examples.items()):
+            depth = int(np.argmax(scores.reshape(-1, scores.shape[-1]).max(axis=0)))
+            top = axes[0, column].imshow(counts[..., depth], aspect="auto", origin="lower")
+            fig.colorbar(top, ax=axes[0, column], label="Hits")
+            bottom = axes[1, column].imshow(scores[..., depth], aspect="auto", origin="lower")
+            fig.colorbar(bottom, ax=axes[1, column], label="Channel score")
+            axes[0, column].set_title(f"{name} map, depth {depth + 1}", fontsize=11)
+            for ax in axes[:, column]:
+                ax.set_xlabel("Column (iphi)")
+                ax.set_ylabel("Row (ieta)")
+        return save_figure(fig, folder, f"channels_{ev.name}")
+
+
+def _comparison_rows(evaluations: Sequence[ModelEvaluation]) -> list[list[str]]:
+    rows = []
+    for ev in evaluations:
+        m = ev.metrics
+        eff = m["efficiency_at_false_alarm"]["0.01"]
+        worst = min((v for k, v in eff.items() if k != "false_alarm"), default=float("nan"))
+        rows.append(
+            [
+                ev.name,
+                m["model"],
+                f"{m['accuracy']:.3f}",
+                f"{eff.get('dead_1x1', float('nan')):.3f}",
+                f"{eff.get('hot_1x1', float('nan')):.3f}",
+                f"{worst:.3f}",
+                f"{eff.get('false_alarm', float('nan')):.4f}",
+                f"{min(m['auc'].values(), default=float('nan')):.4f}",
+                f"{m['localisation']['recall']:.3f}",
+                f"{m['localisation']['precision']:.3f}",
+            ]
+        )
+    return rows
+
+
+def _efficiency_rows(ev: ModelEvaluation) -> list[list[str]]:
+    table = ev.metrics["efficiency_at_false_alarm"]
+    keys = sorted(k for k in table["0.01"] if k != "false_alarm")
+    aucs = ev.metrics["auc_by_fault"]
+    return [
+        [key, f"{table['0.01'][key]:.3f}", f"{table['0.001'][key]:.3f}", f"{aucs[key]:.4f}"]
+        for key in keys
+    ]
+
+
+def write_dqm_evaluation(
+    evaluations: Sequence[ModelEvaluation],
+    held_out: HeldOut,
+    data: Path,
+    out: Path,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write the evaluation of every run on the same held-out maps into ``out`` (atomically)."""
+    primary = evaluations[0]
+    metrics: dict[str, Any] = {
+        **primary.metrics,
+        "data": str(data),
+        "models": {ev.name: ev.metrics for ev in evaluations},
+    }
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        tmp.mkdir(parents=True)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        report = HtmlReport("Data-quality monitoring: evaluation")
+        report.paragraph(
+            f"{len(held_out.maps)} maps ({held_out.selection}) of {data}, shape "
+            f"{held_out.maps.shape}; heplearn {__version__}. Thresholds at each false-alarm "
+            "rate were set on the good validation maps of each run."
+        )
+        report.heading("All models on the same held-out maps")
+        report.table(
+            [
+                "run",
+                "model",
+                "accuracy",
+                "dead 1×1 eff. @1 %",
+                "hot 1×1 eff. @1 %",
+                "worst fault eff. @1 %",
+                "realised false alarm",
+                "worst class AUC",
+                "localisation recall",
+                "localisation precision",
+            ],
+            _comparison_rows(evaluations),
+        )
+        for ev in evaluations:
+            report.heading(f"{ev.name} ({ev.metrics['model']})")
+            report.table(
+                ["fault", "efficiency @1 % false alarm", "@0.1 %", "AUC vs good"],
+                _efficiency_rows(ev),
+            )
+            local = ev.metrics["localisation"]["by_shape"]
+            report.table(
+                ["fault size", "channels flagged (recall)", "flags truly faulty (precision)"],
+                [[k, f"{v['recall']:.3f}", f"{v['precision']:.3f}"] for k, v in local.items()],
+            )
+            figures = [
+                (_roc(ev, held_out, tmp), "ROC per fault class"),
+                (_score_histograms(ev, held_out, tmp), "map scores per class"),
+                (_confusion(ev, tmp), "confusion matrix"),
+                (_channel_maps(ev, tmp), "one map per class and its channel scores"),
+                (plot_learning_curve(ev.history, tmp, f"learning_curve_{ev.name}"), "learning"),
+            ]
+            for png, caption in figures:
+                if png is not None:
+                    report.figure(png, f"{ev.name}: {caption}")
+        report.write(tmp / "report.html")
+    return out

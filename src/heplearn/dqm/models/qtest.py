@@ -1,0 +1,162 @@
+"""The classical quality tests as a model (``qtest``): unsupervised, any map shape.
+
+``fit`` builds the :class:`Reference` from the good training maps (all maps when
+unlabelled, e.g. a user's ROOT file) and picks on the good validation maps the
+thresholds of the four tests of :mod:`heplearn.dqm.qtests` so that together at
+most ``qtest.false_flag_rate`` of good maps fail (each test gets a quarter).
+The |pull| threshold never goes below ``min_pull_threshold``; the dead test
+needs at least ``dead_significance²`` expected hits (a Poisson zero then has
+p < exp(−s²)).
+
+- ``anomaly_score`` = max over tests of statistic / threshold (> 1: a test fails);
+- ``score_channels`` = |pull|;
+- ``flag_channels`` = |pull| > pull threshold, or dead (0 hits, expected above the
+  dead threshold);
+- ``predict_class``: :func:`verdict_from_channels` on the flagged channels; a map
+  failing only χ² or KS (no single channel out) is "noisy" (raised spread).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from heplearn.dqm.labels import CLASS_NAMES
+from heplearn.dqm.maps import MapSet, check_counts
+from heplearn.dqm.models.base import MapModel, read_model_files, write_model_files
+from heplearn.dqm.qtests import N_TESTS, MapStatistics, map_statistics, threshold_for_rate
+from heplearn.dqm.reference import Reference, fit_reference
+from heplearn.dqm.verdict import verdict_from_channels
+from heplearn.errors import DataError
+
+__all__ = ["QTestModel"]
+
+#: Maps processed at once (bounds memory: a few float64 copies of each batch).
+BATCH = 256
+_NOISY = CLASS_NAMES.index("noisy")
+
+
+def _good(maps: MapSet) -> MapSet:
+    keep = ~maps.empty
+    if maps.map_class is not None:
+        keep &= maps.map_class == 0
+    return maps.subset(np.flatnonzero(keep))
+
+
+class QTestModel(MapModel):
+    """CMS-style dead / hot (pull) / χ² / KS tests against a reference."""
+
+    name: ClassVar[str] = "qtest"
+    supervised: ClassVar[bool] = False
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.reference: Reference | None = None
+        self.thresholds: dict[str, float] = {}
+
+    def _ready(self, maps: MapSet) -> Reference:
+        if self.reference is None:
+            raise RuntimeError("qtest model used before fit/load")
+        check_counts(maps, "maps to check")
+        self.reference.check(maps)
+        return self.reference
+
+    def _stats(self, maps: MapSet) -> list[tuple[slice, MapStatistics]]:
+        reference = self._ready(maps)
+        return [
+            (sl, map_statistics(maps.subset(sl), reference))
+            for sl in (slice(i, i + BATCH) for i in range(0, len(maps), BATCH))
+        ]
+
+    def fit(self, train: MapSet, val: MapSet, run_dir: Path, *, progress: bool = False) -> None:
+        settings = self.config.qtest
+        check_counts(train, "training maps")
+        self.reference = fit_reference(train)
+        good_val = _good(val)
+        if len(good_val) == 0:
+            raise DataError(
+                "no good validation maps",
+                "validation maps",
+                "the quality-test thresholds are chosen on good validation maps",
+                "give more maps or raise val_fraction",
+            )
+        parts = [s for _, s in self._stats(good_val)]
+        stat = {
+            key: np.concatenate([getattr(p, key) for p in parts])
+            for key in ("max_pull", "dead_stat", "chi2_ndf", "ks")
+        }
+        rate = settings.false_flag_rate / N_TESTS
+        pull_t = (
+            settings.pull_threshold
+            if settings.pull_threshold is not None
+            else threshold_for_rate(stat["max_pull"], rate, settings.min_pull_threshold)
+        )
+        self.thresholds = {
+            "pull": float(pull_t),
+            "dead": threshold_for_rate(stat["dead_stat"], rate, settings.dead_significance**2),
+            "chi2_ndf": threshold_for_rate(stat["chi2_ndf"], rate, 1.0),
+            "ks": threshold_for_rate(stat["ks"], rate, 1.0),
+        }
+
+    def _score(self, s: MapStatistics) -> np.ndarray[Any, np.dtype[np.float32]]:
+        t = self.thresholds
+        ratios = np.stack(
+            [
+                s.max_pull / t["pull"],
+                s.dead_stat / t["dead"],
+                s.chi2_ndf / t["chi2_ndf"],
+                s.ks / t["ks"],
+            ]
+        )
+        return np.asarray(ratios.max(axis=0), dtype=np.float32)
+
+    def _flags(self, s: MapStatistics) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        dead = s.zero & (s.expected > self.thresholds["dead"])
+        return np.asarray((np.abs(s.pulls) > self.thresholds["pull"]) | dead)
+
+    def anomaly_score(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.float32]]:
+        out = np.zeros(len(maps), np.float32)
+        for sl, s in self._stats(maps):
+            out[sl] = self._score(s)
+        return out
+
+    def score_channels(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.float32]]:
+        out = np.zeros(maps.counts.shape, np.float32)
+        for sl, s in self._stats(maps):
+            out[sl] = np.abs(s.pulls)
+        return out
+
+    def flag_channels(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        out = np.zeros(maps.counts.shape, bool)
+        for sl, s in self._stats(maps):
+            out[sl] = self._flags(s)
+        return out
+
+    def predict_class(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.int64]]:
+        out = np.zeros(len(maps), np.int64)
+        for sl, s in self._stats(maps):
+            flags = self._flags(s)
+            classes = verdict_from_channels(s.normalised, flags)
+            # A map failing only the map-level tests has a raised spread, no single bad channel.
+            failing = self._score(s) > 1.0
+            no_channel = ~flags.reshape(flags.shape[0], -1).any(axis=1)
+            classes[failing & no_channel] = _NOISY
+            out[sl] = classes
+        return out
+
+    def save(self, folder: Path) -> None:
+        if self.reference is None:
+            raise RuntimeError("qtest model saved before fit")
+        meta = {**self.base_meta(), "thresholds": self.thresholds}
+        write_model_files(folder, meta, self.reference.to_arrays())
+
+    @classmethod
+    def load(cls, folder: Path) -> QTestModel:
+        meta, arrays = read_model_files(folder, expected=cls.name)
+        model = cls(cls.config_from_meta(meta, folder))
+        model.restore_base(meta)
+        model.reference = Reference.from_arrays(arrays)
+        model.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
+        return model

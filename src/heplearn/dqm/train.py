@@ -1,0 +1,104 @@
+"""``heplearn dqm train``: fit one DQM model and write its run folder.
+
+The run folder holds ``config.yaml`` (the resolved model config), ``run.json``
+(data, split, shape, model), ``model/`` (JSON + safetensors, see
+``dqm.models.base``) and ``val_good_scores.safetensors``: the anomaly scores of
+the good validation maps, from which ``dqm evaluate`` sets the thresholds at
+fixed false-alarm rates.  Supervised models need a labelled (generated) store;
+unsupervised ones (``qtest``, ``ae``) are fitted on good maps only — every map of
+a user's ROOT/HDF5 file counts as a good reference map.  The folder is written
+under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from heplearn.config import dump_config
+from heplearn.data.atomic import atomic_output
+from heplearn.dqm.maps import MapSet
+from heplearn.dqm.model_config import DqmModelConfig
+from heplearn.dqm.models import build_model
+from heplearn.dqm.models.base import MapModel
+from heplearn.dqm.sources import is_generated_store, load_maps
+from heplearn.dqm.splits import MapSplit, split_maps
+from heplearn.errors import DataError
+
+__all__ = ["RUN_INFO", "VAL_SCORES", "run_split", "train_dqm"]
+
+RUN_INFO = "run.json"
+VAL_SCORES = "val_good_scores.safetensors"
+
+
+def run_split(maps: MapSet, config: DqmModelConfig, generated: bool) -> MapSplit:
+    """The split a run uses: generated stores keep a test part back, user files do not."""
+    return split_maps(len(maps), config.val_fraction, config.split_seed, hold_out_test=generated)
+
+
+def _good(maps: MapSet) -> MapSet:
+    if maps.map_class is None:
+        return maps
+    return maps.subset(np.flatnonzero(maps.map_class == 0))
+
+
+def _fit_parts(model: MapModel, maps: MapSet, split: MapSplit) -> tuple[MapSet, MapSet]:
+    train, val = maps.subset(split.train), maps.subset(split.val)
+    # Anomaly detectors learn "good" only; classifiers see every class.
+    return (train, val) if model.supervised else (_good(train), val)
+
+
+def train_dqm(
+    config: DqmModelConfig,
+    data: str | Path,
+    out: str | Path,
+    *,
+    dataset: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Fit ``config.model`` on the maps of ``data`` and write the run folder ``out``."""
+    data, out = Path(data), Path(out)
+    maps = load_maps(data, dataset)
+    generated = is_generated_store(data)
+    model = build_model(config)
+    model.check_labelled(maps, str(data))
+    split = run_split(maps, config, generated)
+    train, val = _fit_parts(model, maps, split)
+    if len(train) == 0:
+        raise DataError(
+            "no good maps to train on",
+            str(data),
+            f"model {config.model} learns from good maps and the training split has none",
+            "generate a sample with good maps or give more maps",
+        )
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        tmp.mkdir(parents=True)
+        began = time.perf_counter()
+        model.fit(train, val, tmp / "training", progress=progress)
+        seconds = time.perf_counter() - began
+        model.save(tmp / "model")
+        good_val = _good(val)
+        good_val = good_val.subset(np.flatnonzero(~good_val.empty))
+        scores = model.anomaly_score(good_val).astype(np.float32)
+        save_file({"scores": np.ascontiguousarray(scores)}, str(tmp / VAL_SCORES))
+        (tmp / "config.yaml").write_text(dump_config(config))
+        info = {
+            "model": config.model,
+            "data": str(data.resolve()),
+            "dataset": dataset,
+            "generated": generated,
+            "maps": len(maps),
+            "shape": list(maps.shape),
+            "train_maps": len(train),
+            "val_maps": len(val),
+            "test_maps": len(split.test),
+            "fit_seconds": seconds,
+        }
+        (tmp / RUN_INFO).write_text(json.dumps(info, indent=2))
+    return info

@@ -1,0 +1,118 @@
+"""generate dqm → dqm train → evaluate → check on a small simulated sample, and bad inputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import CliResult, assert_one_error
+
+
+@pytest.fixture(scope="module")
+def dqm_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from heplearn.cli.main import main
+
+    out = tmp_path_factory.mktemp("dqm") / "maps"
+    code = main(
+        ["generate", "dqm", "--config", "configs/dqm/quick.yaml", "--out", str(out), "-n", "240"]
+    )
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def qtest_run(dqm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from heplearn.cli.main import main
+
+    run = tmp_path_factory.mktemp("runs") / "qtest"
+    assert (
+        main(["dqm", "train", "--model", "qtest", "--data", str(dqm_store), "--out", str(run)]) == 0
+    )
+    return run
+
+
+def test_evaluate_reports_efficiency_auc_and_localisation(
+    cli: Callable[..., CliResult], dqm_store: Path, qtest_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "eval"
+    result = cli("dqm", "evaluate", "--run", qtest_run, "--data", dqm_store, "--out", out)
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["selection"] == "test split of the training store"
+    assert metrics["maps"] == 60
+    efficiency = metrics["efficiency_at_false_alarm"]
+    assert set(efficiency) == {"0.01", "0.001"}
+    # Dead and hot regions of many channels are unmistakable for the classical tests.
+    for key in ("dead_5x5", "hot_5x5", "dead_rbx", "hot_rbx"):
+        if key in efficiency["0.01"]:
+            assert efficiency["0.01"][key] == 1.0, key
+    assert metrics["auc"]["dead"] > 0.95 and metrics["auc"]["hot"] > 0.95
+    assert metrics["localisation"]["precision"] > 0.9
+    assert (out / "report.html").read_text().count("<img") >= 3
+
+
+def test_check_gives_one_json_verdict_per_map(
+    cli: Callable[..., CliResult], qtest_run: Path, tmp_path: Path
+) -> None:
+    from heplearn.dqm.models import load_model
+
+    reference = load_model(qtest_run / "model")
+    rate = reference.reference.rate  # type: ignore[attr-defined]
+    rng = np.random.default_rng(5)
+    maps = rng.poisson(rate * 2000.0, size=(3, *rate.shape)).astype(np.float32)
+    maps[1, 40, 10, 0] = 0.0  # one dead channel where ~hundreds of hits are expected
+    maps[2] = 0.0  # no events at all
+    path = tmp_path / "new.h5"
+    with h5py.File(path, "w") as handle:
+        handle["maps"] = maps
+    result = cli("dqm", "check", "--run", qtest_run, path, "--json")
+    assert result.code == 0, result.err
+    records = json.loads(result.out)
+    assert [r["verdict"] for r in records] == ["good", "dead", "no-statistics"]
+    assert records[1]["flagged"] == [[40, 10, 0]]
+
+
+def test_supervised_model_on_unlabelled_maps_is_refused(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    path = tmp_path / "user.h5"
+    with h5py.File(path, "w") as handle:
+        handle["maps"] = np.ones((4, 6, 8), np.float32)
+    result = cli("dqm", "train", "--model", "lr", "--data", path, "--out", tmp_path / "run")
+    assert_one_error(result, "supervised", "unlabelled")
+    assert not (tmp_path / "run").exists()
+
+
+def test_fixed_shape_model_refuses_other_shapes(
+    cli: Callable[..., CliResult], dqm_store: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "lr"
+    assert cli("dqm", "train", "--model", "lr", "--data", dqm_store, "--out", run).code == 0
+    path = tmp_path / "ecal.h5"
+    with h5py.File(path, "w") as handle:
+        handle["maps"] = np.ones((2, 170, 360), np.float32)
+    assert_one_error(cli("dqm", "check", "--run", run, path), "(82, 72, 4)", "(170, 360, 1)")
+
+
+def test_negative_counts_and_existing_output_are_errors(
+    cli: Callable[..., CliResult], qtest_run: Path, dqm_store: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as handle:
+        handle["maps"] = -np.ones((1, 82, 72, 4), np.float32)
+    assert_one_error(cli("dqm", "check", "--run", qtest_run, path), "negative")
+    result = cli("dqm", "train", "--model", "qtest", "--data", dqm_store, "--out", qtest_run)
+    assert_one_error(result, "output exists")
+    assert (qtest_run / "model").is_dir()
+
+
+def test_train_without_model_or_config_says_what_to_pass(
+    cli: Callable[..., CliResult], dqm_store: Path, tmp_path: Path
+) -> None:
+    result = cli("dqm", "train", "--data", dqm_store, "--out", tmp_path / "run")
+    assert_one_error(result, "no model chosen", "--model")
