@@ -10,16 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from heplearn.dqm.model_config import DqmModelConfig
+from heplearn.dqm.models.autoencoder import AutoencoderModel
 from heplearn.dqm.models.base import MapModel, read_model_files
+from heplearn.dqm.models.cnn import Cnn2Model, Cnn3BnModel, Cnn3Model
 from heplearn.dqm.models.linear import LogisticModel, MlpModel
 from heplearn.dqm.models.qtest import QTestModel
 from heplearn.errors import ConfigError
 
-# ---- torch models (helper D3): import their classes here and add them to _CLASSES ----
-# from heplearn.dqm.models.cnn import Cnn2Model, Cnn3Model, Cnn3BnModel
-# from heplearn.dqm.models.ae import AutoencoderModel
-_TORCH_CLASSES: list[type[MapModel]] = []
-# ---- end of torch models ----
+_TORCH_CLASSES: list[type[MapModel]] = [Cnn2Model, Cnn3Model, Cnn3BnModel, AutoencoderModel]
 
 _CLASSES: list[type[MapModel]] = [LogisticModel, MlpModel, QTestModel, *_TORCH_CLASSES]
 

@@ -130,7 +130,8 @@ def write_model_files(
 ) -> None:
     """Write ``model.json`` and ``arrays.safetensors`` in ``folder`` (each atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {key: np.ascontiguousarray(value) for key, value in arrays.items()}
+    # ascontiguousarray makes 0-d arrays 1-d; keep the shape (BatchNorm's step counter is 0-d).
+    tensors = {k: np.ascontiguousarray(v).reshape(np.shape(v)) for k, v in arrays.items()}
     with atomic_output(folder / ARRAYS_FILE, overwrite=True) as tmp:
         save_file(tensors, str(tmp))
     # The metadata goes last: a folder with model.json is complete.
