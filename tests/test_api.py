@@ -38,8 +38,10 @@ def test_generate_api() -> None:
     assert sorted(heplearn.generate.__all__) == [
         "CalibSampleConfig",
         "DqmSampleConfig",
+        "SearchSampleConfig",
         "calib_dataset",
         "dqm_dataset",
+        "search_dataset",
     ]
 
 

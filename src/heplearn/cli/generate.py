@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from heplearn.cli.generate_dqm import dqm_command
+from heplearn.cli.generate_search import search_command
 from heplearn.config import config_to_dict, load_config, parse_config
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.report import validate_calib_sample
@@ -68,3 +69,4 @@ def calib_command(
 
 
 app.command(name="dqm")(dqm_command)
+app.command(name="search")(search_command)

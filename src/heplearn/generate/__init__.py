@@ -4,5 +4,13 @@ from __future__ import annotations
 
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
+from heplearn.generate.search import SearchSampleConfig, search_dataset
 
-__all__ = ["CalibSampleConfig", "DqmSampleConfig", "calib_dataset", "dqm_dataset"]
+__all__ = [
+    "CalibSampleConfig",
+    "DqmSampleConfig",
+    "SearchSampleConfig",
+    "calib_dataset",
+    "dqm_dataset",
+    "search_dataset",
+]

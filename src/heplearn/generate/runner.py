@@ -78,15 +78,21 @@ def run_sharded(
     overwrite: bool = False,
     progress: bool = False,
     label: str = "shards",
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Run ``simulate(config, shard)`` for every missing shard and write the sharded store."""
+    """Run ``simulate(config, shard)`` for every missing shard and write the sharded store.
+
+    ``metadata`` (JSON-able) is added to the store's provenance, e.g. the sample names.
+    """
     resolved = dump_config(config)
     # Reach the cluster before touching the output, so a bad address leaves nothing behind.
     client = _dask_client(dask) if dask is not None else None
     writer = ShardedWriter(
         out,
         fingerprint=run_fingerprint(resolved),
-        provenance=provenance(config=resolved, seed=getattr(config, "seed", None)),
+        provenance=provenance(
+            config=resolved, seed=getattr(config, "seed", None), **(metadata or {})
+        ),
         overwrite=overwrite,
     )
     job = ShardJob(config, simulate, str(out), writer.fingerprint, writer.provenance)
