@@ -92,13 +92,21 @@ def held_out_maps(run: Path, data: Path) -> HeldOut:
 
 
 def _localisation_by_shape(flags: Array, maps: MapSet, shapes: Array) -> dict[str, Any]:
+    """Localisation over all maps, per fault size, and per fault type × size."""
     assert maps.map_class is not None and maps.channel_class is not None
     result: dict[str, Any] = dict(localisation(flags, maps.channel_class))
     by_shape: dict[str, dict[str, float]] = {}
-    for shape in np.unique(shapes[maps.map_class > 0]):
-        rows = np.flatnonzero((shapes == shape) & (maps.map_class > 0))
+    by_fault: dict[str, dict[str, float]] = {}
+    faulty = maps.map_class > 0
+    for shape in np.unique(shapes[faulty]):
+        rows = np.flatnonzero((shapes == shape) & faulty)
         by_shape[SHAPE_NAMES[int(shape)]] = localisation(flags[rows], maps.channel_class[rows])
+        for klass in np.unique(maps.map_class[rows]):
+            chosen = rows[maps.map_class[rows] == klass]
+            key = f"{CLASS_NAMES[int(klass)]}_{SHAPE_NAMES[int(shape)]}"
+            by_fault[key] = localisation(flags[chosen], maps.channel_class[chosen])
     result["by_shape"] = by_shape
+    result["by_fault"] = by_fault
     return result
 
 

@@ -182,10 +182,13 @@ def write_dqm_evaluation(
                 ["fault", "efficiency @1 % false alarm", "@0.1 %", "AUC vs good"],
                 _efficiency_rows(ev),
             )
-            local = ev.metrics["localisation"]["by_shape"]
+            local = ev.metrics["localisation"]
             report.table(
-                ["fault size", "channels flagged (recall)", "flags truly faulty (precision)"],
-                [[k, f"{v['recall']:.3f}", f"{v['precision']:.3f}"] for k, v in local.items()],
+                ["fault", "channels flagged (recall)", "flags truly faulty (precision)"],
+                [
+                    [k, f"{v['recall']:.3f}", f"{v['precision']:.3f}"]
+                    for k, v in {**local["by_shape"], **local["by_fault"]}.items()
+                ],
             )
             figures = [
                 (_roc(ev, held_out, tmp), "ROC per fault class"),

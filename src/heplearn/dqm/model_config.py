@@ -64,6 +64,10 @@ class QtestSettings:
     min_pull_threshold: float = setting(
         3.0, low=0.0, high=1e3, doc="the chosen |pull| threshold never goes below this"
     )
+    calibrate_pulls: bool = setting(
+        True,
+        doc="divide pulls by each channel's pull RMS over the good training maps (≥ 1)",
+    )
     dead_significance: float = setting(
         3.0,
         low=0.5,

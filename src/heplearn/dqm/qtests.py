@@ -69,10 +69,19 @@ def _ks(counts: Array, reference: Reference) -> Array:
     return np.where(totals > 0, distance * np.sqrt(n_eff), 0.0)
 
 
-def map_statistics(maps: MapSet, reference: Reference) -> MapStatistics:
-    """Every quality-test statistic of ``maps`` against ``reference``."""
+def map_statistics(
+    maps: MapSet, reference: Reference, pull_scale: Array | None = None
+) -> MapStatistics:
+    """Every quality-test statistic of ``maps`` against ``reference``.
+
+    ``pull_scale`` (H, W, D), when given, divides the pulls: each channel's pull
+    RMS over good maps, so slow response drifts the reference does not follow do
+    not raise the threshold of every other channel.
+    """
     scale = reference.scale(maps)
     pulls = reference.pulls(maps, scale)
+    if pull_scale is not None:
+        pulls = (pulls / pull_scale).astype(np.float32)
     expected = reference.expected(maps, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         normalised = np.where(expected > 0, maps.counts / expected, 0.0).astype(np.float32)

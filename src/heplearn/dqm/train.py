@@ -3,7 +3,7 @@
 The run folder holds ``config.yaml`` (the resolved model config), ``run.json``
 (data, split, shape, model), ``model/`` (JSON + safetensors, see
 ``dqm.models.base``) and ``val_good_scores.safetensors``: the anomaly scores of
-the good validation maps, from which ``dqm evaluate`` sets the thresholds at
+good validation maps the model did not tune on, from which ``dqm evaluate`` sets the thresholds at
 fixed false-alarm rates.  Supervised models need a labelled (generated) store;
 unsupervised ones (``qtest``, ``ae``) are fitted on good maps only — every map of
 a user's ROOT/HDF5 file counts as a good reference map.  The folder is written
@@ -47,10 +47,16 @@ def _good(maps: MapSet) -> MapSet:
     return maps.subset(np.flatnonzero(maps.map_class == 0))
 
 
-def _fit_parts(model: MapModel, maps: MapSet, split: MapSplit) -> tuple[MapSet, MapSet]:
-    train, val = maps.subset(split.train), maps.subset(split.val)
+def _fit_parts(model: MapModel, maps: MapSet, split: MapSplit) -> tuple[MapSet, MapSet, MapSet]:
+    """Training maps, validation maps for the model's own thresholds, and calibration maps.
+
+    The validation maps are halved: the model tunes on the first half; the second
+    half's good maps set the false-alarm thresholds, so those are not tuned twice.
+    """
+    train = maps.subset(split.train)
+    val, calibration = maps.subset(split.val[::2]), maps.subset(split.val[1::2])
     # Anomaly detectors learn "good" only; classifiers see every class.
-    return (train, val) if model.supervised else (_good(train), val)
+    return (train if model.supervised else _good(train)), val, calibration
 
 
 def train_dqm(
@@ -69,7 +75,7 @@ def train_dqm(
     model = build_model(config)
     model.check_labelled(maps, str(data))
     split = run_split(maps, config, generated)
-    train, val = _fit_parts(model, maps, split)
+    train, val, calibration = _fit_parts(model, maps, split)
     if len(train) == 0:
         raise DataError(
             "no good maps to train on",
@@ -83,9 +89,8 @@ def train_dqm(
         model.fit(train, val, tmp / "training", progress=progress)
         seconds = time.perf_counter() - began
         model.save(tmp / "model")
-        good_val = _good(val)
-        good_val = good_val.subset(np.flatnonzero(~good_val.empty))
-        scores = model.anomaly_score(good_val).astype(np.float32)
+        good = _good(calibration)
+        scores = model.anomaly_score(good.subset(np.flatnonzero(~good.empty))).astype(np.float32)
         save_file({"scores": np.ascontiguousarray(scores)}, str(tmp / VAL_SCORES))
         (tmp / "config.yaml").write_text(dump_config(config))
         info = {
@@ -97,6 +102,7 @@ def train_dqm(
             "shape": list(maps.shape),
             "train_maps": len(train),
             "val_maps": len(val),
+            "false_alarm_calibration_maps": len(calibration),
             "test_maps": len(split.test),
             "fit_seconds": seconds,
         }

@@ -9,7 +9,9 @@ needs at least ``dead_significance²`` expected hits (a Poisson zero then has
 p < exp(−s²)).
 
 - ``anomaly_score`` = max over tests of statistic / threshold (> 1: a test fails);
-- ``score_channels`` = |pull|;
+- ``score_channels`` = |pull|, divided by the channel's pull RMS over the good
+  training maps (``qtest.calibrate_pulls``), which absorbs the response drifts
+  across runs that a single reference cannot follow;
 - ``flag_channels`` = |pull| > pull threshold, or dead (0 hits, expected above the
   dead threshold);
 - ``predict_class``: :func:`verdict_from_channels` on the flagged channels; a map
@@ -54,6 +56,7 @@ class QTestModel(MapModel):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         self.reference: Reference | None = None
+        self.pull_scale: np.ndarray[Any, np.dtype[np.float32]] | None = None
         self.thresholds: dict[str, float] = {}
 
     def _ready(self, maps: MapSet) -> Reference:
@@ -66,14 +69,25 @@ class QTestModel(MapModel):
     def _stats(self, maps: MapSet) -> list[tuple[slice, MapStatistics]]:
         reference = self._ready(maps)
         return [
-            (sl, map_statistics(maps.subset(sl), reference))
+            (sl, map_statistics(maps.subset(sl), reference, self.pull_scale))
             for sl in (slice(i, i + BATCH) for i in range(0, len(maps), BATCH))
         ]
+
+    def _fit_pull_scale(self, good: MapSet) -> None:
+        """Per-channel pull RMS over good maps, floored at 1 (never tighter than statistics)."""
+        self.pull_scale = None
+        squares = np.zeros(good.counts.shape[1:], np.float64)
+        for _, s in self._stats(good):
+            squares += (s.pulls.astype(np.float64) ** 2).sum(axis=0)
+        rms = np.sqrt(squares / max(len(good), 1))
+        self.pull_scale = np.maximum(rms, 1.0).astype(np.float32)
 
     def fit(self, train: MapSet, val: MapSet, run_dir: Path, *, progress: bool = False) -> None:
         settings = self.config.qtest
         check_counts(train, "training maps")
         self.reference = fit_reference(train)
+        if settings.calibrate_pulls:
+            self._fit_pull_scale(_good(train))
         good_val = _good(val)
         if len(good_val) == 0:
             raise DataError(
@@ -150,7 +164,10 @@ class QTestModel(MapModel):
         if self.reference is None:
             raise RuntimeError("qtest model saved before fit")
         meta = {**self.base_meta(), "thresholds": self.thresholds}
-        write_model_files(folder, meta, self.reference.to_arrays())
+        arrays = self.reference.to_arrays()
+        if self.pull_scale is not None:
+            arrays["qtest.pull_scale"] = self.pull_scale
+        write_model_files(folder, meta, arrays)
 
     @classmethod
     def load(cls, folder: Path) -> QTestModel:
@@ -158,5 +175,6 @@ class QTestModel(MapModel):
         model = cls(cls.config_from_meta(meta, folder))
         model.restore_base(meta)
         model.reference = Reference.from_arrays(arrays)
+        model.pull_scale = arrays.get("qtest.pull_scale")
         model.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
         return model
