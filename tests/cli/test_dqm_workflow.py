@@ -57,16 +57,19 @@ def test_evaluate_reports_efficiency_auc_and_localisation(
 
 
 def test_check_gives_one_json_verdict_per_map(
-    cli: Callable[..., CliResult], qtest_run: Path, tmp_path: Path
+    cli: Callable[..., CliResult], dqm_store: Path, qtest_run: Path, tmp_path: Path
 ) -> None:
+    from heplearn.dqm.evaluate import held_out_maps
     from heplearn.dqm.models import load_model
 
-    reference = load_model(qtest_run / "model")
-    rate = reference.reference.rate  # type: ignore[attr-defined]
-    rng = np.random.default_rng(5)
-    maps = rng.poisson(rate * 2000.0, size=(3, *rate.shape)).astype(np.float32)
-    maps[1, 40, 10, 0] = 0.0  # one dead channel where ~hundreds of hits are expected
-    maps[2] = 0.0  # no events at all
+    held_out = held_out_maps(qtest_run, dqm_store)
+    model = load_model(qtest_run / "model")
+    good = held_out.maps.subset(np.flatnonzero(held_out.maps.map_class == 0))
+    calm = good.counts[int(np.argmin(model.anomaly_score(good)))]
+    dead = calm.copy()
+    row, col, depth = np.unravel_index(int(np.argmax(calm)), calm.shape)
+    dead[row, col, depth] = 0.0  # the busiest channel stops
+    maps = np.stack([calm, dead, np.zeros_like(calm)])  # the last map has no events at all
     path = tmp_path / "new.h5"
     with h5py.File(path, "w") as handle:
         handle["maps"] = maps
@@ -74,7 +77,8 @@ def test_check_gives_one_json_verdict_per_map(
     assert result.code == 0, result.err
     records = json.loads(result.out)
     assert [r["verdict"] for r in records] == ["good", "dead", "no-statistics"]
-    assert records[1]["flagged"] == [[40, 10, 0]]
+    assert records[1]["flagged"] == [[int(row), int(col), int(depth)]]
+    assert records[0]["flagged"] == [] and records[1]["score"] > records[0]["score"]
 
 
 def test_supervised_model_on_unlabelled_maps_is_refused(
