@@ -10,6 +10,7 @@ import heplearn.calib.train_config
 import heplearn.data
 import heplearn.detector
 import heplearn.dqm.model_config
+import heplearn.search.train_config
 import heplearn.generate
 from heplearn.config import load_any_config
 

@@ -74,9 +74,9 @@ def test_faults_are_detected_localised_and_classified(
     flags = model.flag_channels(maps)
     assert maps.channel_class is not None
     truth = maps.channel_class > 0
-    # Every faulty channel flagged, (almost) nothing else.
+    # Every faulty channel flagged, (almost) nothing else: < 0.05 % of the good channels.
     assert flags[truth].mean() == 1.0
-    assert flags[~truth].sum() <= 2
+    assert flags[~truth].sum() <= 5
     assert (model.predict_class(maps) == CLASS_NAMES.index(kind)).all()
     scores = model.score_channels(maps)
     assert scores[truth].min() > scores[~truth].max()
@@ -130,3 +130,22 @@ def test_threshold_for_rate() -> None:
     assert (values > threshold_for_rate(values, 0.01)).mean() == 0.01
     assert threshold_for_rate(values, 0.01, floor=5000.0) == 5000.0
     assert threshold_for_rate(np.array([1.0, 2.0]), 0.01) == 2.0
+
+
+def test_region_tests_find_a_mild_spread_fault_the_channel_test_misses(model: QTestModel) -> None:
+    maps = poisson_maps(20, 11)
+    rows, cols = slice(6, 11), slice(8, 13)
+    maps.counts[:, rows, cols] = np.round(maps.counts[:, rows, cols] * 0.85)  # gain 0.85
+    assert maps.channel_class is not None
+    maps.channel_class[:, rows, cols] = CLASS_NAMES.index("partial")
+    truth = maps.channel_class > 0
+    stats = [s for _, s, _ in model._stats(maps)]
+    # Each channel is only ~2 σ low: the per-channel pull test alone sees almost nothing ...
+    channel_only = np.concatenate([model._channel_flags(s) for s in stats])
+    assert channel_only[truth].mean() < 0.2
+    # ... the pooled windows find the region in every map and flag most of its channels.
+    assert (model.anomaly_score(maps) > 1.0).all()
+    flags = model.flag_channels(maps)
+    assert flags[truth].mean() > 0.5
+    assert flags[truth].sum() / flags.sum() > 0.8
+    assert (model.predict_class(maps) == CLASS_NAMES.index("partial")).all()

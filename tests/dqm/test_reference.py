@@ -119,3 +119,82 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     other = MapSet.from_counts(np.ones((1, 5, 5)))
     with pytest.raises(DataError, match="fitted on maps"):
         ref.pulls(other)
+
+
+# ---- the vectorised scale against the straightforward implementation it replaced ----
+
+
+def _old_scale(ref: Reference, maps: MapSet) -> np.ndarray:
+    """Reference.scale as first written (one pass over all maps, np.median of padded rows)."""
+    live = ref.mask.reshape(-1)
+    rate = ref.rate.reshape(-1)[live].astype(np.float32)
+    events = maps.n_events.astype(np.float32)
+    nominal = events[:, None] * rate[None, :]
+    counts = maps.counts.reshape(len(maps), -1)[:, live]
+    exp_sum = events.astype(np.float64) * float(rate.sum(dtype=np.float64))
+    cnt_sum = counts.sum(axis=1, dtype=np.float64)
+    usable = (exp_sum > 0) & (cnt_sum > 0)
+    total_ratio = np.where(usable, cnt_sum / np.where(usable, exp_sum, 1.0), 1.0)
+    rich = nominal >= 10.0
+    fill = np.where(np.arange(counts.shape[1]) % 2 == 0, -np.inf, np.inf).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s0 = np.median(np.where(rich, counts / nominal, fill[None, :]), axis=1)
+    s0 = np.where((rich.sum(axis=1) >= 20) & np.isfinite(s0) & (s0 > 0), s0, total_ratio)
+    shifted = nominal * s0[:, None].astype(np.float32)
+    near = np.abs(counts - shifted) <= 4.0 * np.sqrt(shifted + 1.0)
+    near_exp = np.where(near, nominal, 0.0).sum(axis=1, dtype=np.float64)
+    near_cnt = np.where(near, counts, 0.0).sum(axis=1, dtype=np.float64)
+    refined = np.where(near_exp > 0, near_cnt / np.where(near_exp > 0, near_exp, 1.0), s0)
+    return np.where(usable, refined, 1.0)
+
+
+def _old_pulls(ref: Reference, maps: MapSet, scale: np.ndarray) -> np.ndarray:
+    """Reference.pulls as first written (all maps at once)."""
+    n_ref = float(ref.ref_counts[ref.mask].sum())
+    n_data = scale * maps.n_events.astype(np.float64) * float(ref.rate[ref.mask].sum())
+    n_data = n_data[:, None, None, None]
+    p = (ref.ref_counts + 1.0) / (n_ref + 2.0)
+    mean = n_data * p[np.newaxis]
+    var = mean * (1.0 - p[np.newaxis]) * (n_data + n_ref + 2.0) / (n_ref + 3.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pull = np.where(var > 0, (maps.counts - mean) / np.sqrt(var), 0.0)
+    return np.where(ref.mask[np.newaxis], pull, 0.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(82, 72, 4), (34, 72, 1), (9, 7, 2)])
+def test_scale_and_pulls_are_bit_for_bit_the_straightforward_ones(
+    shape: tuple[int, int, int],
+) -> None:
+    rng = np.random.default_rng(sum(shape))
+    rate = rng.uniform(0.0, 0.05, shape) * (rng.random(shape) > 0.2)
+    ref = fit_reference(MapSet.from_counts(rng.poisson(rate * 2e4, (40, *shape)), np.full(40, 2e4)))
+    n = 45  # several blocks and a partial one
+    events = rng.uniform(20.0, 4000.0, n)
+    events[:3] = [0.0, 5.0, 1e6]  # no events, too few for the median, far more than usual
+    gain = rng.choice([0.5, 1.0, 2.0], n)[:, None, None, None]
+    counts = rng.poisson(rate * gain * events[:, None, None, None]).astype(np.float32)
+    counts[3] = 0.0  # an empty map
+    counts[4, : shape[0] // 2] = 0.0  # half of the map dead
+    counts[5, : shape[0] // 3] *= 50.0  # a third of it hot
+    counts[6] += rng.normal(0.0, 3.0, shape).astype(np.float32).clip(0)  # not integer counts
+    maps = MapSet.from_counts(counts, events)
+    scale = ref.scale(maps)
+    np.testing.assert_array_equal(scale, _old_scale(ref, maps))
+    np.testing.assert_array_equal(ref.pulls(maps, scale), _old_pulls(ref, maps, scale))
+    for rows in (slice(0, 1), slice(7, 24), slice(40, 45)):
+        np.testing.assert_array_equal(ref.scale(maps.subset(rows)), _old_scale(ref, maps)[rows])
+
+
+def test_row_median_is_numpy_median_also_off_the_window() -> None:
+    from heplearn.dqm.reference import row_median
+
+    rng = np.random.default_rng(3)
+    for n in (9000, 17280, 20001):
+        x = rng.normal(1.0, 0.1, (12, n)).astype(np.float32)
+        x[1, ::3] = -np.inf  # unbalanced infinities move the middle far off the sample's
+        x[2, :] = np.inf
+        x[3, 5] = np.nan
+        x[4] = np.round(x[4], 1)  # many ties
+        x[5, : n // 2 + 3] = -np.inf  # the middle falls on -inf: median -inf
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(row_median(x), np.median(x, axis=1))

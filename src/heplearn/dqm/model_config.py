@@ -68,6 +68,15 @@ class QtestSettings:
         True,
         doc="divide pulls by each channel's pull RMS over the good training maps (≥ 1)",
     )
+    region_size: int = setting(
+        3,
+        low=0,
+        high=15,
+        doc="k of the pooled k×k window tests for spread-out mild faults; 0 = off",
+    )
+    region_member_pull: float = setting(
+        2.0, low=0.0, high=10.0, doc="|pull| a channel of a failing window needs to be flagged"
+    )
     dead_significance: float = setting(
         3.0,
         low=0.5,

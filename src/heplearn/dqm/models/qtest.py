@@ -13,7 +13,8 @@ p < exp(−s²)).
   training maps (``qtest.calibrate_pulls``), which absorbs the response drifts
   across runs that a single reference cannot follow;
 - ``flag_channels`` = |pull| > pull threshold, or dead (0 hits, expected above the
-  dead threshold);
+  dead threshold), or a member of a failing k×k window (:mod:`..region_tests`:
+  pooled mean pull and pooled spread, for mild faults spread over a region);
 - ``predict_class``: :func:`verdict_from_channels` on the flagged channels; a map
   failing only χ² or KS (no single channel out) is "noisy" (raised spread).
 """
@@ -30,6 +31,7 @@ from heplearn.dqm.maps import MapSet, check_counts
 from heplearn.dqm.models.base import MapModel, read_model_files, write_model_files
 from heplearn.dqm.qtests import N_TESTS, MapStatistics, map_statistics, threshold_for_rate
 from heplearn.dqm.reference import Reference, fit_reference
+from heplearn.dqm.region_tests import RegionStatistics, region_flags, region_statistics
 from heplearn.dqm.verdict import verdict_from_channels
 from heplearn.errors import DataError
 
@@ -58,6 +60,8 @@ class QTestModel(MapModel):
         self.reference: Reference | None = None
         self.pull_scale: np.ndarray[Any, np.dtype[np.float32]] | None = None
         self.thresholds: dict[str, float] = {}
+        self._fitting = False  # window thresholds are being chosen
+        self._cache: tuple[MapSet | None, list[Any]] = (None, [])
 
     def _ready(self, maps: MapSet) -> Reference:
         if self.reference is None:
@@ -66,18 +70,42 @@ class QTestModel(MapModel):
         self.reference.check(maps)
         return self.reference
 
-    def _stats(self, maps: MapSet) -> list[tuple[slice, MapStatistics]]:
+    def _stats(self, maps: MapSet) -> list[tuple[slice, MapStatistics, RegionStatistics | None]]:
+        """Statistics per batch; window statistics once the channel thresholds are known.
+
+        The last map set's statistics are kept: check and evaluate ask for scores,
+        flags and classes of the same maps in turn.
+        """
+        cached_maps, cached = self._cache
+        if cached_maps is maps and not self._fitting:
+            return cached
         reference = self._ready(maps)
-        return [
-            (sl, map_statistics(maps.subset(sl), reference, self.pull_scale))
-            for sl in (slice(i, i + BATCH) for i in range(0, len(maps), BATCH))
-        ]
+        batches = []
+        for sl in (slice(i, i + BATCH) for i in range(0, len(maps), BATCH)):
+            s = map_statistics(maps.subset(sl), reference, self.pull_scale)
+            batches.append((sl, s, self._region(s)))
+        if "pull" in self.thresholds and not self._fitting:
+            self._cache = (maps, batches)
+        return batches
+
+    def _channel_flags(self, s: MapStatistics) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        t = self.thresholds
+        return np.asarray((np.abs(s.pulls) > t["pull"]) | (s.zero & (s.expected > t["dead"])))
+
+    def _region(self, s: MapStatistics) -> RegionStatistics | None:
+        size = self.config.qtest.region_size
+        fitted = "pull" in self.thresholds and ("region_mean" in self.thresholds or self._fitting)
+        if not size or not fitted or self.reference is None:
+            return None
+        # Windows pool what the channel tests cannot see: strong channels are left out.
+        live = self.reference.mask & ~self._channel_flags(s)
+        return region_statistics(s.pulls, live, size)
 
     def _fit_pull_scale(self, good: MapSet) -> None:
         """Per-channel pull RMS over good maps, floored at 1 (never tighter than statistics)."""
         self.pull_scale = None
         squares = np.zeros(good.counts.shape[1:], np.float64)
-        for _, s in self._stats(good):
+        for _, s, _ in self._stats(good):
             squares += (s.pulls.astype(np.float64) ** 2).sum(axis=0)
         rms = np.sqrt(squares / max(len(good), 1))
         self.pull_scale = np.maximum(rms, 1.0).astype(np.float32)
@@ -86,6 +114,8 @@ class QTestModel(MapModel):
         settings = self.config.qtest
         check_counts(train, "training maps")
         self.reference = fit_reference(train)
+        self.thresholds = {}
+        self._cache = (None, [])
         if settings.calibrate_pulls:
             self._fit_pull_scale(_good(train))
         good_val = _good(val)
@@ -96,12 +126,12 @@ class QTestModel(MapModel):
                 "the quality-test thresholds are chosen on good validation maps",
                 "give more maps or raise val_fraction",
             )
-        parts = [s for _, s in self._stats(good_val)]
+        parts = [s for _, s, _ in self._stats(good_val)]
         stat = {
             key: np.concatenate([getattr(p, key) for p in parts])
             for key in ("max_pull", "dead_stat", "chi2_ndf", "ks")
         }
-        rate = settings.false_flag_rate / N_TESTS
+        rate = settings.false_flag_rate / (N_TESTS + (2 if settings.region_size else 0))
         pull_t = (
             settings.pull_threshold
             if settings.pull_threshold is not None
@@ -113,48 +143,78 @@ class QTestModel(MapModel):
             "chi2_ndf": threshold_for_rate(stat["chi2_ndf"], rate, 1.0),
             "ks": threshold_for_rate(stat["ks"], rate, 1.0),
         }
+        if settings.region_size:
+            self._fitting = True
+            regions = [r for _, _, r in self._stats(good_val) if r is not None]
+            self._fitting = False
+            floor = settings.min_pull_threshold
+            self.thresholds["region_mean"] = threshold_for_rate(
+                np.concatenate([r.max_mean for r in regions]), rate, floor
+            )
+            self.thresholds["region_spread"] = threshold_for_rate(
+                np.concatenate([r.max_spread for r in regions]), rate, floor
+            )
 
-    def _score(self, s: MapStatistics) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def _score(
+        self, s: MapStatistics, region: RegionStatistics | None
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
         t = self.thresholds
-        ratios = np.stack(
-            [
-                s.max_pull / t["pull"],
-                s.dead_stat / t["dead"],
-                s.chi2_ndf / t["chi2_ndf"],
-                s.ks / t["ks"],
-            ]
-        )
-        return np.asarray(ratios.max(axis=0), dtype=np.float32)
+        tests = [
+            s.max_pull / t["pull"],
+            s.dead_stat / t["dead"],
+            s.chi2_ndf / t["chi2_ndf"],
+            s.ks / t["ks"],
+        ]
+        if region is not None:
+            tests += [region.max_mean / t["region_mean"], region.max_spread / t["region_spread"]]
+        return np.asarray(np.stack(tests).max(axis=0), dtype=np.float32)
 
-    def _flags(self, s: MapStatistics) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        dead = s.zero & (s.expected > self.thresholds["dead"])
-        return np.asarray((np.abs(s.pulls) > self.thresholds["pull"]) | dead)
+    def _flags(
+        self, s: MapStatistics, region: RegionStatistics | None
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        flags = self._channel_flags(s)
+        if region is not None and self.reference is not None:
+            settings = self.config.qtest
+            members = region_flags(
+                s.pulls,
+                region,
+                size=settings.region_size,
+                mean_threshold=self.thresholds["region_mean"],
+                spread_threshold=self.thresholds["region_spread"],
+                member_pull=settings.region_member_pull,
+            )
+            flags = flags | (members & self.reference.mask)
+        return np.asarray(flags)
 
     def anomaly_score(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.float32]]:
         out = np.zeros(len(maps), np.float32)
-        for sl, s in self._stats(maps):
-            out[sl] = self._score(s)
+        for sl, s, region in self._stats(maps):
+            out[sl] = self._score(s, region)
         return out
 
     def score_channels(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.float32]]:
         out = np.zeros(maps.counts.shape, np.float32)
-        for sl, s in self._stats(maps):
+        for sl, s, _ in self._stats(maps):
             out[sl] = np.abs(s.pulls)
         return out
 
     def flag_channels(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.bool_]]:
         out = np.zeros(maps.counts.shape, bool)
-        for sl, s in self._stats(maps):
-            out[sl] = self._flags(s)
+        for sl, s, region in self._stats(maps):
+            out[sl] = self._flags(s, region)
         return out
 
     def predict_class(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.int64]]:
         out = np.zeros(len(maps), np.int64)
-        for sl, s in self._stats(maps):
-            flags = self._flags(s)
-            classes = verdict_from_channels(s.normalised, flags)
+        for sl, s, region in self._stats(maps):
+            flags = self._flags(s, region)
+            # The strongest evidence names the fault: channels failing on their own, when any.
+            strong = self._channel_flags(s)
+            has_strong = np.asarray(strong.reshape(strong.shape[0], -1).any(axis=1))
+            evidence = np.where(has_strong[:, None, None, None], strong, flags)
+            classes = verdict_from_channels(s.normalised, evidence)
             # A map failing only the map-level tests has a raised spread, no single bad channel.
-            failing = self._score(s) > 1.0
+            failing = self._score(s, region) > 1.0
             no_channel = ~flags.reshape(flags.shape[0], -1).any(axis=1)
             classes[failing & no_channel] = _NOISY
             out[sl] = classes
