@@ -18,6 +18,7 @@ from heplearn.cli import calib as calib_commands
 from heplearn.cli import data as data_commands
 from heplearn.cli import dqm as dqm_commands
 from heplearn.cli import generate as generate_commands
+from heplearn.cli import search as search_commands
 from heplearn.cli.demo import demo
 from heplearn.cli.info import info
 from heplearn.cli.state import STATE
@@ -37,6 +38,7 @@ app.add_typer(calib_commands.app, name="calib")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(dqm_commands.app, name="dqm")
 app.add_typer(generate_commands.app, name="generate")
+app.add_typer(search_commands.app, name="search")
 app.command(name="info")(info)
 app.command(name="demo")(demo)
 

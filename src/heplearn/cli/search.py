@@ -1,0 +1,159 @@
+"""``heplearn search train | evaluate | scan``: the dilepton + E_T^miss search comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["app", "significance_table"]
+
+app = typer.Typer(
+    help="New-physics search: cut-and-count vs classifiers, significance per signal point.",
+    no_args_is_help=True,
+)
+
+_SHORT = {
+    "thesis_cuts": "thesis",
+    "optimised_cuts": "opt. cuts",
+    "xgboost": "XGB",
+    "nn": "NN",
+    "parameterised_nn": "param. NN",
+    "ensemble": "ens.",
+}
+_CONFIG_HELP = "search-train YAML (configs/search/train.yaml, train-quick.yaml)."
+_DATA_HELP = "Search store of 'heplearn generate search' (or an imported one)."
+
+
+def significance_table(metrics: dict[str, Any], title: str) -> Table:
+    """A rich table of Z per signal point (rows) and method (columns)."""
+    table = Table(title=title)
+    methods = list(metrics["methods"])
+    for column in ("signal point", *(_SHORT.get(m, m) for m in methods), "ML/thesis", "ML/opt."):
+        table.add_column(column)
+
+    def fmt(value: Any) -> str:
+        return "–" if value is None else f"{float(value):.3g}"
+
+    for point, z in metrics["significance"].items():
+        table.add_row(
+            point,
+            *(fmt(z.get(m)) for m in methods),
+            fmt(metrics["ratio_best_ml_vs_thesis_cuts"].get(point)),
+            fmt(metrics["ratio_best_ml_vs_optimised_cuts"].get(point)),
+        )
+    return table
+
+
+def _z_title(metrics: dict[str, Any]) -> str:
+    return (
+        f"Asimov Z (σ_b = {float(metrics['sigma_b']):.0%}) on {metrics['events']['evaluated']} "
+        f"events ({metrics['selection']})"
+    )
+
+
+def _echo(line: str) -> None:
+    Console().print(line, highlight=False, markup=False)
+
+
+@app.command(name="train")
+def train_command(
+    config: Path = typer.Option(..., "--config", "-c", help=_CONFIG_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
+) -> None:
+    """Train every method of the config per signal point; thresholds chosen on validation events.
+
+    Examples:
+
+      heplearn search train --config configs/search/train-quick.yaml --data search-quick --out run
+
+      heplearn search train --config configs/search/train.yaml --data dm --out run-full
+    """
+    from heplearn.config import load_config
+    from heplearn.data.atomic import check_output
+    from heplearn.search.train import train_search
+    from heplearn.search.train_config import SearchTrainConfig
+
+    settings = load_config(SearchTrainConfig, config)
+    check_output(out, overwrite)
+    info = train_search(settings, data, out, overwrite=overwrite, progress=True, echo=_echo)
+    table = Table(title="Asimov Z on the validation split at the chosen score thresholds")
+    methods = list(settings.ml_methods)
+    for column in ("signal point", "opt. cuts (train)", *(_SHORT[m] for m in methods)):
+        table.add_column(column)
+    for point in info["points"]:
+        name = point["name"]
+        cuts = info["cuts"][name].get("optimised_train")
+        chosen = info["thresholds"].get(name, {})
+        table.add_row(
+            name,
+            "–" if cuts is None else f"{cuts['z']:.3g}",
+            *(f"{chosen[m]['validation']['z']:.3g}" for m in methods),
+        )
+    console = Console()
+    console.print(table)
+    for warning in info["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    console.print(f"trained {len(info['points'])} signal points in {info['seconds']:.1f} s → {out}")
+
+
+@app.command(name="evaluate")
+def evaluate_command(
+    run: Path = typer.Option(..., "--run", "-r", help="Run folder of 'heplearn search train'."),
+    data: Path = typer.Option(..., "--data", "-d", help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Evaluation folder to write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Z, yields, ROC/AUC, KS overtraining check, Z vs threshold, report — on held-out events.
+
+    On the store the run was trained on only its test split is used; another store is
+    evaluated whole.
+
+    Example:
+
+      heplearn search evaluate --run run --data search-quick --out eval
+    """
+    from heplearn.data.atomic import check_output
+    from heplearn.search.evaluate import evaluate_search
+    from heplearn.search.evaluation_report import write_search_evaluation
+
+    check_output(out, overwrite)
+    evaluation = evaluate_search(run, data)
+    write_search_evaluation(evaluation, out, overwrite=overwrite)
+    Console().print(significance_table(evaluation.metrics, _z_title(evaluation.metrics)))
+    Console().print(f"report: {out / 'report.html'}")
+
+
+@app.command(name="scan")
+def scan_command(
+    config: Path = typer.Option(..., "--config", "-c", help=_CONFIG_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the run and the comparison."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Train every method the config lists and write the side-by-side comparison (OUT/run + OUT).
+
+    Examples:
+
+      heplearn generate search --config configs/search/quick.yaml --out search-quick
+
+      heplearn search scan --config configs/search/train-quick.yaml --data search-quick --out scan
+    """
+    from heplearn.config import load_config
+    from heplearn.data.atomic import check_output
+    from heplearn.search.scan import scan_search
+    from heplearn.search.train_config import SearchTrainConfig
+
+    settings = load_config(SearchTrainConfig, config)
+    check_output(out, overwrite)
+    evaluation = scan_search(settings, data, out, overwrite=overwrite, progress=True, echo=_echo)
+    console = Console()
+    console.print(significance_table(evaluation.metrics, _z_title(evaluation.metrics)))
+    for warning in evaluation.metrics["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    console.print(f"report: {out / 'report.html'}")

@@ -1,0 +1,221 @@
+"""generate search → search scan / train / evaluate on a small Pythia sample, and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from safetensors.numpy import load_file
+
+from heplearn.search import build_table, split_table
+
+from conftest import CliResult, assert_one_error
+
+QUICK_TRAINING = Path("configs/search/train-quick.yaml")
+Z_PRIME = "zp_dm_m500_mx10"
+ZH = "zh_inv_m125"
+CLASSIFIERS = ("xgboost", "nn", "parameterised_nn")
+METHODS = ("thesis_cuts", "optimised_cuts", *CLASSIFIERS)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from heplearn.cli.main import main
+
+    out = tmp_path_factory.mktemp("search") / "store"
+    args = ["generate", "search", "--config", "configs/search/quick.yaml", "--out", str(out)]
+    assert main([*args, "--events", "1200"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def scan(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from heplearn.cli.main import main
+
+    out = tmp_path_factory.mktemp("scan") / "scan"
+    args = ["search", "scan", "--config", str(QUICK_TRAINING), "--data", str(store)]
+    assert main([*args, "--out", str(out)]) == 0
+    return out
+
+
+def _config(tmp_path: Path, **changes: object) -> Path:
+    """train-quick.yaml with some top-level keys replaced."""
+    data = yaml.safe_load(QUICK_TRAINING.read_text())
+    data.update(changes)
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _copy(store: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    return copy
+
+
+def test_scan_compares_every_method_per_point(scan: Path) -> None:
+    metrics = json.loads((scan / "metrics.json").read_text())
+    assert set(metrics["significance"]) == {Z_PRIME, ZH}
+    for point in (Z_PRIME, ZH):
+        z = metrics["significance"][point]
+        assert set(z) == set(METHODS)
+        assert all(math.isfinite(v) and v >= 0 for v in z.values()), z
+        assert set(metrics["auc"][point]) == set(CLASSIFIERS)
+        assert set(metrics["binned_significance"][point]) == set(CLASSIFIERS)
+        assert set(metrics["ks"][point]["xgboost"]) == {"signal", "background"}
+        yields = metrics["yields"][point]
+        # A selection keeps at most what was there before the cuts.
+        for method in METHODS:
+            assert yields[method]["s"] <= yields["before_cuts"]["s"] * (1 + 1e-9)
+        best = max(z[m] for m in CLASSIFIERS)
+        ratio = metrics["ratio_best_ml_vs_optimised_cuts"][point]
+        assert ratio is None or ratio == pytest.approx(best / z["optimised_cuts"])
+    # A Z' at 500 GeV with light dark matter (large E_T^miss, m_ll = 500 GeV) is easy to separate.
+    assert metrics["auc"][Z_PRIME]["xgboost"] > 0.8
+    assert metrics["selection"] == "test split of the training store"
+    report = (scan / "report.html").read_text()
+    assert report.count("<img") >= 7 and "thesis cuts" in report
+    assert (scan / f"roc_{Z_PRIME}.pdf").is_file()
+    run = json.loads((scan / "run" / "run.json").read_text())
+    assert run["warnings"] == []  # weight-balance: no collapse
+    # Thresholds come from the validation split, which the test split never overlaps.
+    assert set(run["thresholds"][Z_PRIME]) == set(CLASSIFIERS)
+    assert (scan / "run" / "models" / "xgboost" / ZH / "meta.json").is_file()
+    assert (scan / "run" / "models" / "parameterised_nn" / "meta.json").is_file()
+
+
+def test_evaluate_on_the_training_store_uses_only_test_events(store: Path, scan: Path) -> None:
+    from heplearn.search.evaluate import evaluate_search
+
+    metrics = evaluate_search(scan / "run", store).metrics
+    test = split_table(build_table(store), (0.5, 0.2, 0.3), 0).test
+    assert metrics["selection"] == "test split of the training store"
+    assert metrics["events"]["evaluated"] == len(test)
+    assert metrics["events"]["background"] == int((test.is_signal == 0).sum())
+    # The same models on the same held-out events give the scan's numbers.
+    scanned = json.loads((scan / "metrics.json").read_text())
+    for point, z in scanned["significance"].items():
+        assert metrics["significance"][point] == pytest.approx(z)
+
+
+@pytest.mark.slow
+def test_evaluate_on_another_store_uses_every_event(
+    cli: Callable[..., CliResult], store: Path, scan: Path, tmp_path: Path
+) -> None:
+    other = _copy(store, tmp_path)
+    out = tmp_path / "eval"
+    result = cli("search", "evaluate", "--run", scan / "run", "--data", other, "--out", out)
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["selection"] == "all events of the store"
+    assert metrics["events"]["evaluated"] == len(build_table(other))
+    assert "ML/opt." in result.out and (out / "report.html").is_file()
+
+
+def test_raw_mc_weights_warn_of_the_thesis_collapse(
+    cli: Callable[..., CliResult], store: Path, tmp_path: Path
+) -> None:
+    config = _config(
+        tmp_path,
+        weights={"scheme": "mc", "negative": "clip"},
+        methods=["xgboost"],
+        signal_points=[Z_PRIME],
+    )
+    run = tmp_path / "run"
+    result = cli("search", "train", "--config", config, "--data", store, "--out", run)
+    assert result.code == 0, result.err
+    info = json.loads((run / "run.json").read_text())
+    # σ·L of the Z' (~10³ events) against Drell-Yan + tt̄ (~10⁶): fraction ~10⁻³ < 1 %.
+    assert len(info["warnings"]) == 1 and info["warnings"][0].startswith(Z_PRIME)
+    assert "weighted signal fraction" in info["warnings"][0]
+    assert "weight-balance" in (run / "run.log").read_text()
+    assert "warning" in result.out
+    # And the collapse itself: the signal's hessian is too small for any split, so XGBoost
+    # gives every event the same score (AUC 0.5), as the thesis' networks did.
+    scores = load_file(str(run / "train_scores" / f"{Z_PRIME}.safetensors"))
+    assert np.ptp(scores["xgboost"]) == 0.0
+
+
+def test_unknown_method_or_observable_is_one_error(
+    cli: Callable[..., CliResult], store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "scan"
+    config = _config(tmp_path, methods=["xgboost", "bdt"])
+    result = cli("search", "scan", "--config", config, "--data", store, "--out", out)
+    assert_one_error(result, "unknown method 'bdt'", "did you mean")
+    config = _config(tmp_path, features=["met", "mll", "mtt2"])
+    result = cli("search", "scan", "--config", config, "--data", store, "--out", out)
+    assert_one_error(result, "unknown observable 'mtt2'", "did you mean 'mt2'")
+    assert not out.exists()
+
+
+def test_signal_point_must_be_a_signal_sample_of_the_store(
+    cli: Callable[..., CliResult], store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    for point, why in (("zp_dm_m900_mx10", "not a sample of the store"), ("ttbar", "background")):
+        config = _config(tmp_path, signal_points=[point])
+        result = cli("search", "train", "--config", config, "--data", store, "--out", out)
+        assert_one_error(result, f"signal point '{point}'", why, Z_PRIME)
+    assert not out.exists()
+
+
+def test_signal_with_zero_weight_sum_is_refused(
+    cli: Callable[..., CliResult], store: Path, tmp_path: Path
+) -> None:
+    copy = _copy(store, tmp_path)
+    for shard in copy.glob("shard-*.h5"):
+        with h5py.File(shard, "r+") as handle:
+            sample = handle["event/sample"][:]
+            weight = handle["event/weight"][:]
+            handle["event/weight"][:] = np.where(sample == 3, 0.0, weight)  # zh_inv_m125
+    out = tmp_path / "scan"
+    result = cli("search", "scan", "--config", QUICK_TRAINING, "--data", copy, "--out", out)
+    assert_one_error(result, f"signal point '{ZH}' with zero weight sum")
+    assert not out.exists()
+
+
+def test_nan_observable_names_the_field(
+    cli: Callable[..., CliResult], store: Path, tmp_path: Path
+) -> None:
+    copy = _copy(store, tmp_path)
+    with h5py.File(sorted(copy.glob("shard-*.h5"))[0], "r+") as handle:
+        handle["met/met"][3] = np.nan
+    out = tmp_path / "run"
+    result = cli("search", "train", "--config", QUICK_TRAINING, "--data", copy, "--out", out)
+    assert_one_error(result, "NaN", "met/met")
+    assert not out.exists()
+
+
+def test_existing_output_is_not_overwritten(
+    cli: Callable[..., CliResult], store: Path, scan: Path
+) -> None:
+    before = (scan / "metrics.json").read_bytes()
+    result = cli("search", "scan", "--config", QUICK_TRAINING, "--data", store, "--out", scan)
+    assert_one_error(result, "output exists", "--overwrite")
+    run = scan / "run"
+    result = cli("search", "train", "--config", QUICK_TRAINING, "--data", store, "--out", run)
+    assert_one_error(result, "output exists")
+    assert (scan / "metrics.json").read_bytes() == before
+
+
+def test_demo_settings_match_the_shipped_quick_configs() -> None:
+    from heplearn.config import config_to_dict, load_config, parse_config
+    from heplearn.generate.search import SearchSampleConfig
+    from heplearn.search import demo
+    from heplearn.search.train_config import SearchTrainConfig
+
+    pairs = (
+        (SearchSampleConfig, demo.QUICK_SAMPLE, "configs/search/quick.yaml"),
+        (SearchTrainConfig, demo.QUICK_TRAINING, str(QUICK_TRAINING)),
+    )
+    for cls, settings, path in pairs:
+        shipped = config_to_dict(load_config(cls, path))
+        assert config_to_dict(parse_config(cls, settings)) == shipped, path
