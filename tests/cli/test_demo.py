@@ -31,6 +31,11 @@ def test_quick_demo_end_to_end_rerun_and_other_seed(
     # The BDT trained on the gun sample narrows the E_acc response of the Z→ee electrons.
     assert metrics["eiqr_bdt"] < metrics["eiqr_e_acc"]
     assert (out / "calib-report" / "report.html").is_file()
+    dqm = json.loads((out / "dqm-report" / "metrics.json").read_text())
+    # A dead channel among ~17,000 is found by the quality tests in every faulty map.
+    assert dqm["auc"]["dead"] > 0.95
+    search = json.loads((out / "search-report" / "metrics.json").read_text())
+    assert all(z >= 0 for point in search["significance"].values() for z in point.values())
 
     shards = sorted((out / "zee-sample").glob("shard-*.h5"))
     stamps = [p.stat().st_mtime_ns for p in [*shards, out / "calib-run" / "bdt.json"]]

@@ -4,8 +4,10 @@ A small Z→ee calibration sample (Pythia 8, ⟨μ⟩ pileup, ATLAS-like fast
 simulation) into a sharded store, exported to ROOT and read back (the values
 must round-trip exactly); then the calibration workflow: a single-particle gun
 sample with the same pileup, the BDT baseline and a tiny DeepCalo trained on
-it, evaluated on the Z→ee sample (resolution, Z mass fits, report).  Each
-workflow adds its part.
+it, evaluated on the Z→ee sample (resolution, Z mass fits, report); the
+data-quality part (HCAL occupancy maps with faults: quality tests, a CNN and
+the autoencoder); and the search part (Pythia backgrounds and signals:
+cut-and-count against XGBoost and neural networks in Asimov significance).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from heplearn.data.reader import open_store
 from heplearn.data.root_export import export_root
 from heplearn.data.root_source import RootSource
 from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
+from heplearn.dqm.demo import dqm_demo
 from heplearn.errors import DataError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
+from heplearn.search.demo import search_demo
 
 __all__ = ["demo", "run_demo"]
 
@@ -92,6 +96,8 @@ def run_demo(
         overwrite=overwrite,
         progress=progress,
     )
+    monitoring = dqm_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
+    search = search_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
     return {
         "Z→ee events": float(config.events),
         "electron clusters": float(store.rows),
@@ -110,6 +116,8 @@ def run_demo(
             )
         ),
         **calibration,
+        **monitoring,
+        **search,
     }
 
 
@@ -133,4 +141,9 @@ def demo(
         table.add_row(key, f"{value:,.0f}" if value.is_integer() else f"{value:.4g}")
     table.add_row("ROOT round trip", "exact")
     Console().print(table)
-    Console().print(f"calibration report: {out / 'calib-report' / 'report.html'}")
+    for name, folder in (
+        ("calibration", "calib-report"),
+        ("data-quality monitoring", "dqm-report"),
+        ("search", "search-report"),
+    ):
+        Console().print(f"{name} report: {out / folder / 'report.html'}")
