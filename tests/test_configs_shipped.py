@@ -10,8 +10,8 @@ import heplearn.calib.train_config
 import heplearn.data
 import heplearn.detector
 import heplearn.dqm.model_config
-import heplearn.search.train_config
 import heplearn.generate
+import heplearn.search.train_config
 from heplearn.config import load_any_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from synthetic_maps import SHAPE, make_maps, trainer
 
 from heplearn.config import parse_config
 from heplearn.dqm.maps import MapSet
@@ -15,44 +15,15 @@ from heplearn.dqm.model_config import DqmModelConfig
 from heplearn.dqm.models.autoencoder import AutoencoderModel, ConvAutoencoder
 from heplearn.errors import DataError
 
-SHAPE = (16, 24, 2)
-DEAD, HOT = 1, 2
 
-
-def make_maps(
-    n: int, seed: int, classes: tuple[int, ...], shape: tuple[int, ...] = SHAPE
-) -> MapSet:
-    """Poisson maps (16–72 hits/channel) with one 5×5 dead (×0) or hot (×8) region per bad map."""
-    rate = np.random.default_rng(0).uniform(0.02, 0.06, shape)  # same detector for every call
-    rate[0, 0, :] = 0.0  # a channel that never fires: masked by the reference
-    rng = np.random.default_rng(seed)
-    events = rng.uniform(800, 1200, n)
-    label = rng.choice(classes, n)
-    factor = np.ones((n, *shape))
-    truth = np.zeros((n, *shape), np.uint8)
-    for i in np.flatnonzero(label):
-        r, c = rng.integers(1, shape[0] - 5), rng.integers(1, shape[1] - 5)
-        factor[i, r : r + 5, c : c + 5] = 0.0 if label[i] == DEAD else 8.0
-        truth[i, r : r + 5, c : c + 5] = label[i]
-    counts = rng.poisson(rate * events[:, None, None, None] * factor).astype(np.float32)
-    return MapSet(
-        counts, events.astype(np.float32), label.astype(np.int8), truth, [str(i) for i in range(n)]
+def config(epochs: int = 8) -> DqmModelConfig:
+    ae = {"filters": [8, 8, 4], "threshold_false_flag_rate": 0.01}
+    return parse_config(
+        DqmModelConfig, {"model": "ae", "trainer": trainer(epochs), "ae": ae}, "test"
     )
 
 
-def config(epochs: int = 8) -> DqmModelConfig:
-    trainer = {"epochs": epochs, "batch_size": 32, "lr_max": 0.01, "device": "cpu", "patience": 0}
-    ae = {"filters": [8, 8, 4], "threshold_false_flag_rate": 0.01}
-    return parse_config(DqmModelConfig, {"model": "ae", "trainer": trainer, "ae": ae}, "test")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """One torch thread: tiny convolutions gain nothing from more, and the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from heplearn.cli.generate_dqm import dqm_command
+from heplearn.cli.generate import dqm_command
 from heplearn.config import load_config, parse_config
 from heplearn.data import open_store
 from heplearn.detector.hcal import HCAL_SHAPE, hcal_valid_mask, row_of_ieta

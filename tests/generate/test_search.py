@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from heplearn.cli.generate_search import search_command
+from heplearn.cli.generate import search_command
 from heplearn.config import load_config, parse_config
 from heplearn.data.reader import open_store
 from heplearn.errors import ConfigError, DataError

@@ -4,7 +4,6 @@ pickle, refuse mismatched inputs, and the per-category ensemble picks the right 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +93,7 @@ def auc(table: EventTable, scores: np.ndarray) -> float:
     return float(roc_auc_score(table.is_signal, scores))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One torch thread: small nets gain nothing from two on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

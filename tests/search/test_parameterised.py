@@ -4,12 +4,10 @@ than given the wrong one; background masses follow the signal points; it saves w
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
 from heplearn.errors import DataError
@@ -53,12 +51,7 @@ def table(
     )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def settings(epochs: int = 8, by: str = "count") -> ParameterisedSettings:

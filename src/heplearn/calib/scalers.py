@@ -42,7 +42,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from heplearn.calib.features import FeatureArrays, FeatureConfig
-from heplearn.data.atomic import atomic_output
+from heplearn.data.atomic import read_saved_text, write_text_atomically
 from heplearn.errors import DataError
 
 __all__ = [
@@ -299,24 +299,9 @@ class ScalerSet:
             raise refuse(f"an entry is missing or malformed ({err!r})") from err
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the JSON file atomically (temporary name, then rename)."""
-        path = Path(path)
-        with atomic_output(path, overwrite=overwrite) as tmp:
-            tmp.write_text(self.to_json(), encoding="utf-8")
-        return path
+        """Write the JSON atomically (temporary name, then rename)."""
+        return write_text_atomically(path, self.to_json(), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> ScalerSet:
-        path = Path(path)
-        if not path.is_file():
-            raise DataError("scaler file not found", str(path), "no such file", "check the path")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(
-                "not a heplearn scaler file",
-                str(path),
-                "it is not text",
-                "give the scalers.json saved with a model",
-            ) from err
-        return cls.from_json(text, str(path))
+        return cls.from_json(read_saved_text(path, "scaler"), str(path))

@@ -1,21 +1,39 @@
-"""``heplearn generate calib``: simulated samples into a sharded store."""
+"""``heplearn generate calib|dqm|search``: simulated samples into a sharded store."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from heplearn.cli.generate_dqm import dqm_command
-from heplearn.cli.generate_search import search_command
 from heplearn.config import config_to_dict, load_config, parse_config
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
+from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
+from heplearn.generate.runner import RunOptions
+from heplearn.generate.search import SearchSampleConfig, scale_events, search_dataset
 from heplearn.report import validate_calib_sample
 
-__all__ = ["app"]
+__all__ = ["app", "calib_command", "dqm_command", "search_command"]
+
+S = TypeVar("S")
 
 app = typer.Typer(help="Generate simulated samples.", no_args_is_help=True)
+
+
+def _sample_config(kind: type[S], config: Path, **overrides: Any) -> S:
+    """The sample config in the file ``config`` with the given (not None) options replacing keys."""
+    settings = load_config(kind, config)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        settings = parse_config(kind, {**config_to_dict(settings), **given}, f"{config} + options")
+    return settings
+
+
+def _run_options(workers: int, dask: str | None, overwrite: bool) -> RunOptions:
+    """The command's run options, with a progress bar."""
+    return RunOptions(workers=workers, dask=dask, overwrite=overwrite, progress=True)
 
 
 @app.command(name="calib")
@@ -46,20 +64,9 @@ def calib_command(
 
       heplearn generate calib --config configs/calib/atlas-zee.yaml --out zee --dask tcp://host:8786
     """
-    settings = load_config(CalibSampleConfig, config)
-    overrides = {k: v for k, v in {"events": events, "seed": seed}.items() if v is not None}
-    if overrides:
-        settings = parse_config(
-            CalibSampleConfig, {**config_to_dict(settings), **overrides}, f"{config} + options"
-        )
+    settings = _sample_config(CalibSampleConfig, config, events=events, seed=seed)
     store = calib_dataset(
-        settings,
-        out,
-        workers=workers,
-        dask=dask,
-        overwrite=overwrite,
-        progress=True,
-        where=str(config),
+        settings, out, where=str(config), **_run_options(workers, dask, overwrite)
     )
     Console().print(f"wrote {settings.events} events in {settings.n_shards} shards to {store}")
     if validate:
@@ -68,5 +75,74 @@ def calib_command(
         Console().print(f"validation report: {folder / 'report.html'}")
 
 
-app.command(name="dqm")(dqm_command)
-app.command(name="search")(search_command)
+@app.command(name="dqm")
+def dqm_command(
+    config: Path = typer.Option(..., "--config", "-c", help="dqm-sample YAML (see configs/dqm)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder of the sharded store to write."),
+    events: int | None = typer.Option(
+        None, "--events", "-n", help="Override the number of maps (lumisections)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Override the seed."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes."),
+    dask: str | None = typer.Option(None, "--dask", help="Address of a Dask scheduler."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run's output."),
+) -> None:
+    """Simulate per-lumisection HCAL occupancy maps with injected dead/hot/noisy/partial faults.
+
+    One row per map with the per-channel truth.  A killed run resumes: rerun the same
+    command.  The same seed gives the same store whatever the number of workers.
+
+    Examples:
+
+      heplearn generate dqm --config configs/dqm/hcal.yaml --out dqm-maps -j 2
+
+      heplearn generate dqm --config configs/dqm/quick.yaml --out dqm-quick --events 200
+    """
+    settings = _sample_config(DqmSampleConfig, config, events=events, seed=seed)
+    store = dqm_dataset(settings, out, where=str(config), **_run_options(workers, dask, overwrite))
+    Console().print(f"wrote {settings.events} maps in {settings.n_shards} shards to {store}")
+
+
+@app.command(name="search")
+def search_command(
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="search-sample YAML (see configs/search)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder of the sharded store to write."),
+    events: int | None = typer.Option(
+        None,
+        "--events",
+        "-n",
+        min=1,
+        help="Total events, shared by the samples in their configured proportions.",
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Override the seed."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes."),
+    dask: str | None = typer.Option(None, "--dask", help="Address of a Dask scheduler."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run's output."),
+) -> None:
+    """Generate search samples with Pythia 8 (signals, backgrounds, LHE files), reconstructed.
+
+    Every event is weighted to the config's luminosity (σ·L/N).  --events N rescales all
+    samples together so that they hold N events in total (each keeps its share, at least 1).
+    A killed run resumes: rerun the same command.  The same seed gives the same store
+    whatever the number of workers or the backend.
+
+    Examples:
+
+      heplearn generate search --config configs/search/quick.yaml --out search-quick
+
+      heplearn generate search --config configs/search/dilepton-met.yaml --out dm -j 2
+
+      heplearn generate search --config configs/search/dilepton-met.yaml --out dm --events 20000
+    """
+    settings = _sample_config(SearchSampleConfig, config, seed=seed)
+    if events is not None:
+        settings = scale_events(settings, events)
+    store = search_dataset(
+        settings, out, where=str(config), **_run_options(workers, dask, overwrite)
+    )
+    Console().print(
+        f"wrote {settings.events} events of {len(settings.samples)} samples "
+        f"in {settings.n_shards} shards to {store}"
+    )

@@ -2,7 +2,8 @@
 
 A crash, a kill or an error never leaves a file or folder that looks finished
 under its final name, and never destroys an existing output unless the user
-asked for ``--overwrite``.
+asked for ``--overwrite``.  :func:`write_text_atomically` and :func:`read_saved_text`
+write and read back the small JSON documents saved with a model (scalers, normalisers).
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from heplearn.errors import OutputExistsError
+from heplearn.errors import DataError, OutputExistsError
 
-__all__ = ["atomic_output", "check_output", "remove_path", "temporary_path"]
+__all__ = [
+    "atomic_output",
+    "check_output",
+    "read_saved_text",
+    "remove_path",
+    "temporary_path",
+    "write_text_atomically",
+]
 
 
 def check_output(path: Path, overwrite: bool) -> None:
@@ -63,3 +71,31 @@ def atomic_output(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
     if final.is_dir() and not final.is_symlink():
         shutil.rmtree(final)
     tmp.replace(final)
+
+
+def write_text_atomically(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` under a temporary name, then rename; the path."""
+    path = Path(path)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_saved_text(path: str | Path, what: str) -> str:
+    """The UTF-8 text of the saved ``what`` file (e.g. ``"scaler"``) at ``path``.
+
+    A missing file is a DataError "<what> file not found", a file that is not UTF-8 text
+    one "not a heplearn <what> file".
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} file not found", str(path), "no such file", "check the path")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"not a heplearn {what} file",
+            str(path),
+            "it is not text",
+            f"give the {path.name} saved with a model",
+        ) from err

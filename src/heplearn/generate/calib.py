@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -38,7 +38,10 @@ from heplearn.errors import ConfigError
 from heplearn.generate.guns import GunConfig, shoot
 from heplearn.generate.pileup_pool import BEAM_SPOT_SIGMA_Z_MM, PileupOverlay, minbias_pool
 from heplearn.generate.pythia import generate_events
-from heplearn.generate.runner import run_sharded
+from heplearn.generate.runner import RunOptions, run_sharded
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python >= 3.11; only the annotations need it
 
 __all__ = ["ORIGINS", "CalibSampleConfig", "calib_dataset", "simulate_calib_shard"]
 
@@ -265,15 +268,13 @@ def calib_dataset(
     config: CalibSampleConfig,
     out: str | Path,
     *,
-    workers: int = 1,
-    dask: str | None = None,
-    overwrite: bool = False,
-    progress: bool = False,
     where: str = "the calib-sample config",
+    **options: Unpack[RunOptions],
 ) -> Path:
     """Generate the calibration sample ``config`` as a sharded store in ``out`` (resumable).
 
-    ``where`` names the config's origin in error messages (e.g. its file).
+    ``where`` names the config's origin in error messages (e.g. its file); ``options``
+    (workers, dask, overwrite, progress) go to :func:`~heplearn.generate.runner.run_sharded`.
     """
     config.check_geometry(load_geometry(config.geometry), where)
     return run_sharded(
@@ -281,9 +282,6 @@ def calib_dataset(
         simulate_calib_shard,
         out,
         n_shards=config.n_shards,
-        workers=workers,
-        dask=dask,
-        overwrite=overwrite,
-        progress=progress,
+        **options,
         label=f"calib {config.source}",
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,10 @@ from heplearn.detector.hcal_occupancy import (
     sample_counts,
 )
 from heplearn.errors import ConfigError
-from heplearn.generate.runner import run_sharded
+from heplearn.generate.runner import RunOptions, run_sharded
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python >= 3.11; only the annotations need it
 
 __all__ = ["DqmSampleConfig", "dqm_dataset", "simulate_dqm_shard"]
 
@@ -211,15 +214,13 @@ def dqm_dataset(
     config: DqmSampleConfig,
     out: str | Path,
     *,
-    workers: int = 1,
-    dask: str | None = None,
-    overwrite: bool = False,
-    progress: bool = False,
     where: str = "the dqm-sample config",
+    **options: Unpack[RunOptions],
 ) -> Path:
     """Generate the DQM sample ``config`` as a sharded store in ``out`` (resumable).
 
-    ``where`` names the config's origin in error messages (e.g. its file).
+    ``where`` names the config's origin in error messages (e.g. its file); ``options``
+    (workers, dask, overwrite, progress) go to :func:`~heplearn.generate.runner.run_sharded`.
     """
     config.validate(where)
     return run_sharded(
@@ -227,9 +228,6 @@ def dqm_dataset(
         simulate_dqm_shard,
         out,
         n_shards=config.n_shards,
-        workers=workers,
-        dask=dask,
-        overwrite=overwrite,
-        progress=progress,
+        **options,
         label="dqm maps",
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from heplearn.config import dump_config
 from heplearn.data.provenance import provenance
@@ -22,10 +22,23 @@ from heplearn.data.shards import ShardedWriter, run_fingerprint
 from heplearn.errors import ConfigError
 from heplearn.progress import progress_bar
 
-__all__ = ["ShardJob", "run_sharded"]
+__all__ = ["RunOptions", "ShardJob", "run_sharded"]
 
 #: Seconds to wait for a Dask scheduler before giving up with a clear error.
 DASK_TIMEOUT_S = 10
+
+
+class RunOptions(TypedDict, total=False):
+    """How a sample's shards run: the keyword options every ``*_dataset`` function passes on.
+
+    ``workers`` local processes (default 1), or the Dask scheduler at address ``dask``;
+    ``overwrite`` replaces another run's output; ``progress`` shows a progress bar.
+    """
+
+    workers: int
+    dask: str | None
+    overwrite: bool
+    progress: bool
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -37,7 +37,7 @@ from heplearn.config import parse_config, register_config, setting
 from heplearn.data.schema import Column
 from heplearn.detector.event_reconstruction import ReconstructionSettings, reconstruct
 from heplearn.errors import ConfigError, DataError
-from heplearn.generate.runner import run_sharded
+from heplearn.generate.runner import RunOptions, run_sharded
 from heplearn.generate.search_processes import (
     INVISIBLE_PDGIDS,
     check_process,
@@ -45,6 +45,9 @@ from heplearn.generate.search_processes import (
     process_settings,
 )
 from heplearn.generate.search_pythia import pythia_seed, run_pythia, truth_dilepton_mass
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python >= 3.11; only the annotations need it
 
 __all__ = [
     "SearchSample",
@@ -263,23 +266,21 @@ def search_dataset(
     config: SearchSampleConfig,
     out: str | Path,
     *,
-    workers: int = 1,
-    dask: str | None = None,
-    overwrite: bool = False,
-    progress: bool = False,
     where: str = "the search-sample config",
+    **options: Unpack[RunOptions],
 ) -> Path:
-    """Generate every sample of ``config`` into the sharded store ``out`` (resumable)."""
+    """Generate every sample of ``config`` into the sharded store ``out`` (resumable).
+
+    ``options`` (workers, dask, overwrite, progress) go to
+    :func:`~heplearn.generate.runner.run_sharded`.
+    """
     _check_files(config, where)  # before the output is touched
     return run_sharded(
         config,
         simulate_search_shard,
         out,
         n_shards=config.n_shards,
-        workers=workers,
-        dask=dask,
-        overwrite=overwrite,
-        progress=progress,
+        **options,
         label="search samples",
         metadata={"samples": [sample.label for sample in config.samples]},
     )

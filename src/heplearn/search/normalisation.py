@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from heplearn.data.atomic import atomic_output
+from heplearn.data.atomic import read_saved_text, write_text_atomically
 from heplearn.errors import ConfigError, DataError
 
 __all__ = ["BATCHNORM", "NORMALISATIONS", "Normaliser", "uses_batchnorm_layer"]
@@ -139,17 +139,9 @@ class Normaliser:
         return result
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the JSON atomically."""
-        path = Path(path)
-        with atomic_output(path, overwrite=overwrite) as tmp:
-            tmp.write_text(self.to_json(), encoding="utf-8")
-        return path
+        """Write the JSON atomically (temporary name, then rename)."""
+        return write_text_atomically(path, self.to_json(), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> Normaliser:
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(
-                "normaliser file not found", str(path), "no such file", "check the path"
-            )
-        return cls.from_json(path.read_text(encoding="utf-8"), str(path))
+        return cls.from_json(read_saved_text(path, "normaliser"), str(path))

@@ -30,6 +30,8 @@ __all__ = [
     "META",
     "Classifier",
     "FitSummary",
+    "PointQuery",
+    "WeightedSplit",
     "check_features",
     "check_training",
     "normalised_weights",
@@ -43,6 +45,29 @@ C = TypeVar("C", bound="Classifier")
 META = "meta.json"
 FORMAT = "heplearn-search-model"
 VERSION = 1
+
+
+@dataclass(frozen=True)
+class PointQuery:
+    """The signal point a prediction is for (masses in GeV); None where none was given."""
+
+    mediator_mass: float | None = None
+    invisible_mass: float | None = None
+    family: str | None = None
+
+
+@dataclass(frozen=True)
+class WeightedSplit:
+    """One checked split: its event table and training weights (float64, one per event)."""
+
+    table: EventTable
+    weights: Array
+
+    @property
+    def labels(self) -> Array:
+        """1 for signal events, 0 for background (float32, the networks' targets)."""
+        labels: Array = (np.asarray(self.table.is_signal) == 1).astype(np.float32)
+        return labels
 
 
 @dataclass(frozen=True)
@@ -71,7 +96,10 @@ class Classifier(ABC):
     def __init__(self) -> None:
         self.feature_names: tuple[str, ...] = ()
 
-    @abstractmethod
+    def negative_weights_allowed(self) -> bool:
+        """Whether the model's loss tolerates single negative training weights."""
+        return False
+
     # The positional order (train, val, their weights, run_dir) is the models' contract.
     def fit(  # noqa: PLR0917
         self,
@@ -82,7 +110,29 @@ class Classifier(ABC):
         run_dir: Path,
         progress: bool = False,
     ) -> FitSummary:
-        """Train on ``train``, stopping early on ``val``; logs and checkpoints go in ``run_dir``."""
+        """Train on ``train``, stopping early on ``val``; logs and checkpoints go in ``run_dir``.
+
+        Both splits are checked by :func:`check_training` before :meth:`_fit` trains; the
+        feature columns are then remembered for prediction and saving.
+        """
+        w_train, w_val = check_training(
+            train,
+            val,
+            train_weights,
+            val_weights,
+            allow_negative=self.negative_weights_allowed(),
+        )
+        summary = self._fit(
+            WeightedSplit(train, w_train), WeightedSplit(val, w_val), Path(run_dir), progress
+        )
+        self.feature_names = tuple(train.names)
+        return summary
+
+    @abstractmethod
+    def _fit(
+        self, train: WeightedSplit, val: WeightedSplit, run_dir: Path, progress: bool
+    ) -> FitSummary:
+        """Train on the checked splits (same columns, finite, both classes weighted)."""
 
     def predict(
         self,
@@ -95,27 +145,40 @@ class Classifier(ABC):
         """Score (float64 in [0, 1]) of every row; the signal point [GeV] matters to some models."""
         self.require_trained()
         x = check_features(table, self.feature_names, f"{self.kind} prediction input")
-        return self._scores(x, table, mediator_mass, invisible_mass, family)
+        return self._scores(x, table, PointQuery(mediator_mass, invisible_mass, family))
 
     @abstractmethod
-    def _scores(
-        self,
-        x: Array,
-        table: EventTable,
-        mediator_mass: float | None,
-        invisible_mass: float | None,
-        family: str | None,
-    ) -> Array:
-        """Scores of the checked feature matrix ``x`` (rows of ``table``)."""
+    def _scores(self, x: Array, table: EventTable, point: PointQuery) -> Array:
+        """Scores of the checked feature matrix ``x`` (rows of ``table``) for ``point``."""
 
-    @abstractmethod
     def save(self, folder: Path, *, overwrite: bool = False) -> Path:
         """Write the model folder atomically; an existing one needs ``overwrite``."""
+        self.require_trained()
+        meta = {**self.base_meta(), **self._meta()}
+        return write_model_folder(folder, meta, self._write_files, overwrite=overwrite)
+
+    @abstractmethod
+    def _meta(self) -> dict[str, Any]:
+        """The model's own entries of ``meta.json``: its settings and what the fit found."""
+
+    @abstractmethod
+    def _write_files(self, tmp: Path) -> None:
+        """Write the model's own files into ``tmp``, the folder being saved."""
+
+    @classmethod
+    def load(cls: type[C], folder: Path) -> C:
+        """Read a folder written by :meth:`save`; anything else is refused with DataError."""
+        folder = Path(folder)
+        meta = read_meta(folder, cls.kind)
+        names = tuple(meta["feature_names"])
+        model = cls._restore(folder, meta, names)
+        model.feature_names = names
+        return model
 
     @classmethod
     @abstractmethod
-    def load(cls: type[C], folder: Path) -> C:
-        """Read a folder written by :meth:`save`; anything else is refused with DataError."""
+    def _restore(cls: type[C], folder: Path, meta: dict[str, Any], names: tuple[str, ...]) -> C:
+        """The model saved in ``folder`` (``meta`` checked, feature columns ``names``)."""
 
     def feature_importance(self) -> dict[str, float]:
         """Importance per feature (larger = more used); empty when the model has none."""

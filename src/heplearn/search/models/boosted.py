@@ -28,10 +28,9 @@ from heplearn.search.model_config import XGBoostSettings
 from heplearn.search.models.base import (
     Classifier,
     FitSummary,
-    check_training,
+    PointQuery,
+    WeightedSplit,
     normalised_weights,
-    read_meta,
-    write_model_folder,
 )
 
 if TYPE_CHECKING:
@@ -111,31 +110,23 @@ class XGBoostClassifier(Classifier):
             "verbosity": 1,
         }
 
-    # The positional order (train, val, their weights, run_dir) is the models' contract.
-    def fit(  # noqa: PLR0917
-        self,
-        train: EventTable,
-        val: EventTable,
-        train_weights: Array,
-        val_weights: Array,
-        run_dir: Path,
-        progress: bool = False,
+    def _fit(
+        self, train: WeightedSplit, val: WeightedSplit, run_dir: Path, progress: bool
     ) -> FitSummary:
         """Boost up to ``n_estimators`` rounds, stopping early on the weighted validation loss.
 
         ``run_dir`` is not written (the booster lives in memory until :meth:`save`).
         """
-        w_train, w_val = check_training(train, val, train_weights, val_weights)
-        names = tuple(train.names)
+        w_train, w_val = train.weights, val.weights
+        names = tuple(train.table.names)
         _check_names(names)
-        y_train = (np.asarray(train.is_signal) == 1).astype(np.float32)
-        y_val = (np.asarray(val.is_signal) == 1).astype(np.float32)
+        y_train, y_val = train.labels, val.labels
         self.scale_pos_weight = positive_class_scale(
             self.settings.scale_pos_weight, w_train, y_train
         )
         threads = xgboost_threads(self.settings.n_jobs, len(y_train))
         dtrain = xgb.QuantileDMatrix(
-            np.asarray(train.features, np.float32),
+            np.asarray(train.table.features, np.float32),
             y_train,
             weight=normalised_weights(w_train),
             feature_names=list(names),
@@ -146,7 +137,7 @@ class XGBoostClassifier(Classifier):
         # watches the objective being minimised.
         w_val = np.where(y_val == 1, w_val * self.scale_pos_weight, w_val)
         dval = xgb.QuantileDMatrix(
-            np.asarray(val.features, np.float32),
+            np.asarray(val.table.features, np.float32),
             y_val,
             weight=normalised_weights(w_val),
             feature_names=list(names),
@@ -173,7 +164,6 @@ class XGBoostClassifier(Classifier):
         else:
             self.best_iteration = booster.num_boosted_rounds() - 1
         self.booster = booster
-        self.feature_names = names
         return FitSummary(
             self.kind,
             len(y_train),
@@ -183,14 +173,7 @@ class XGBoostClassifier(Classifier):
             losses[self.best_iteration],
         )
 
-    def _scores(
-        self,
-        x: Array,
-        table: EventTable,
-        mediator_mass: float | None,
-        invisible_mass: float | None,
-        family: str | None,
-    ) -> Array:
+    def _scores(self, x: Array, table: EventTable, point: PointQuery) -> Array:
         assert self.booster is not None
         matrix = xgb.DMatrix(
             x,
@@ -206,27 +189,22 @@ class XGBoostClassifier(Classifier):
         scores = self.booster.get_score(importance_type="gain")
         return {name: float(np.asarray(scores.get(name, 0.0))) for name in self.feature_names}
 
-    def save(self, folder: Path, *, overwrite: bool = False) -> Path:
-        self.require_trained()
-        assert self.booster is not None
-        raw = bytes(self.booster.save_raw(raw_format="json"))
-        meta = {
-            **self.base_meta(),
+    def _meta(self) -> dict[str, Any]:
+        return {
             "settings": config_to_dict(self.settings),
             "best_iteration": self.best_iteration,
             "scale_pos_weight": self.scale_pos_weight,
             "importance_gain": self.feature_importance(),
         }
 
-        def write(tmp: Path) -> None:
-            (tmp / MODEL_FILE).write_bytes(raw)
-
-        return write_model_folder(folder, meta, write, overwrite=overwrite)
+    def _write_files(self, tmp: Path) -> None:
+        assert self.booster is not None
+        (tmp / MODEL_FILE).write_bytes(bytes(self.booster.save_raw(raw_format="json")))
 
     @classmethod
-    def load(cls, folder: Path) -> XGBoostClassifier:
-        folder = Path(folder)
-        meta = read_meta(folder, cls.kind)
+    def _restore(
+        cls, folder: Path, meta: dict[str, Any], names: tuple[str, ...]
+    ) -> XGBoostClassifier:
         settings = parse_config(XGBoostSettings, meta.get("settings", {}), str(folder))
         path = folder / MODEL_FILE
         if not path.is_file():
@@ -236,7 +214,6 @@ class XGBoostClassifier(Classifier):
         except xgb.core.XGBoostError as err:
             why = f"XGBoost cannot read it ({str(err).splitlines()[0][:120]})"
             raise DataError("unreadable XGBoost model", str(path), why, "retrain") from err
-        names = tuple(meta["feature_names"])
         if tuple(booster.feature_names or ()) != names:
             raise DataError(
                 "model and metadata disagree",
@@ -246,7 +223,6 @@ class XGBoostClassifier(Classifier):
             )
         model = cls(settings)
         model.booster = booster
-        model.feature_names = names
         model.best_iteration = int(meta.get("best_iteration", booster.num_boosted_rounds() - 1))
         model.scale_pos_weight = float(meta.get("scale_pos_weight", 1.0))
         return model

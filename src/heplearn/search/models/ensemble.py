@@ -40,9 +40,8 @@ from heplearn.search.model_config import EnsembleSettings
 from heplearn.search.models.base import (
     Classifier,
     FitSummary,
-    check_training,
-    read_meta,
-    write_model_folder,
+    PointQuery,
+    WeightedSplit,
 )
 from heplearn.search.models.boosted import XGBoostClassifier
 from heplearn.search.models.mlp import MlpClassifier
@@ -128,21 +127,16 @@ class EnsembleClassifier(Classifier):
         self.settings = settings or EnsembleSettings()
         self.models: dict[str, Classifier] = {}
 
-    # The positional order (train, val, their weights, run_dir) is the models' contract.
-    def fit(  # noqa: PLR0917
-        self,
-        train: EventTable,
-        val: EventTable,
-        train_weights: Array,
-        val_weights: Array,
-        run_dir: Path,
-        progress: bool = False,
+    def negative_weights_allowed(self) -> bool:
+        return self.settings.base == "nn"  # XGBoost cannot train on negative weights
+
+    def _fit(
+        self, train: WeightedSplit, val: WeightedSplit, run_dir: Path, progress: bool
     ) -> FitSummary:
         """Train one model per category with training signal (in order of the labels)."""
-        w_train, w_val = check_training(
-            train, val, train_weights, val_weights, allow_negative=self.settings.base == "nn"
-        )
-        train_labels, val_labels = _labels(train, self.settings), _labels(val, self.settings)
+        w_train, w_val = train.weights, val.weights
+        train_labels = _labels(train.table, self.settings)
+        val_labels = _labels(val.table, self.settings)
         categories = sorted({str(c) for c in train_labels if c})
         self.models = {}
         seconds, losses, n_train, n_val = 0.0, [], 0, 0
@@ -157,11 +151,11 @@ class EnsembleClassifier(Classifier):
             val_w = _category_weights(w_val, val_labels, label) if has_val else w_val
             model = _base_model(self.settings)
             summary = model.fit(
-                train.subset(np.flatnonzero(keep_train)),
-                val.subset(np.flatnonzero(keep_val)),
+                train.table.subset(np.flatnonzero(keep_train)),
+                val.table.subset(np.flatnonzero(keep_val)),
                 _category_weights(w_train, train_labels, label)[keep_train],
                 val_w[keep_val],
-                Path(run_dir) / f"category_{index:02d}",
+                run_dir / f"category_{index:02d}",
                 progress,
             )
             self.models[label] = model
@@ -169,40 +163,31 @@ class EnsembleClassifier(Classifier):
             losses.append(summary.best_val_loss)
             n_train += summary.n_train
             n_val += summary.n_val
-        self.feature_names = tuple(train.names)
         return FitSummary(self.kind, n_train, n_val, seconds, -1, float(np.mean(losses)))
 
     def categories(self) -> tuple[str, ...]:
         """The labels of the trained categories."""
         return tuple(self.models)
 
-    def _chosen(
-        self, mediator_mass: float | None, invisible_mass: float | None, family: str | None
-    ) -> list[str]:
-        if self.settings.combine == "max" or mediator_mass is None or invisible_mass is None:
+    def _chosen(self, point: PointQuery) -> list[str]:
+        medi, inv, family = point.mediator_mass, point.invisible_mass, point.family
+        if self.settings.combine == "max" or medi is None or inv is None:
             return list(self.models)
         families = [family] if family else sorted({c.split(":")[0] for c in self.models})
-        wanted = {category_of(self.settings, f, mediator_mass, invisible_mass) for f in families}
+        wanted = {category_of(self.settings, f, medi, inv) for f in families}
         chosen = [c for c in self.models if c in wanted]
         if not chosen:
             raise DataError(
                 "no model for this signal point",
                 "ensemble prediction",
-                f"(m_med={mediator_mass:g}, m_inv={invisible_mass:g} GeV, family {family}) "
+                f"(m_med={medi:g}, m_inv={inv:g} GeV, family {family}) "
                 f"falls in {sorted(wanted)}, but only {list(self.models)} were trained",
                 "train with signal in that category, use combine: max, or the parameterised_nn",
             )
         return chosen
 
-    def _scores(
-        self,
-        x: Array,
-        table: EventTable,
-        mediator_mass: float | None,
-        invisible_mass: float | None,
-        family: str | None,
-    ) -> Array:
-        chosen = self._chosen(mediator_mass, invisible_mass, family)
+    def _scores(self, x: Array, table: EventTable, point: PointQuery) -> Array:
+        chosen = self._chosen(point)
         scores = [self.models[c].predict(table) for c in chosen]
         best: Array = np.max(np.stack(scores), axis=0)
         return best
@@ -215,35 +200,31 @@ class EnsembleClassifier(Classifier):
             return {}
         return {n: float(np.mean([p.get(n, 0.0) for p in parts])) for n in self.feature_names}
 
-    def save(self, folder: Path, *, overwrite: bool = False) -> Path:
-        self.require_trained()
+    def _folders(self) -> list[str]:
+        """The sub-folder of each category model, in the order of :attr:`models`."""
+        return [f"category_{i:02d}" for i in range(len(self.models))]
+
+    def _meta(self) -> dict[str, Any]:
         entries = [
-            {"category": label, "folder": f"category_{i:02d}"}
-            for i, label in enumerate(self.models)
+            {"category": label, "folder": sub}
+            for label, sub in zip(self.models, self._folders(), strict=True)
         ]
-        meta = {
-            **self.base_meta(),
-            "settings": config_to_dict(self.settings),
-            "categories": entries,
-        }
+        return {"settings": config_to_dict(self.settings), "categories": entries}
 
-        def write(tmp: Path) -> None:
-            for entry, model in zip(entries, self.models.values(), strict=True):
-                model.save(tmp / entry["folder"])
-
-        return write_model_folder(folder, meta, write, overwrite=overwrite)
+    def _write_files(self, tmp: Path) -> None:
+        for sub, model in zip(self._folders(), self.models.values(), strict=True):
+            model.save(tmp / sub)
 
     @classmethod
-    def load(cls, folder: Path) -> EnsembleClassifier:
-        folder = Path(folder)
-        meta = read_meta(folder, cls.kind)
+    def _restore(
+        cls, folder: Path, meta: dict[str, Any], names: tuple[str, ...]
+    ) -> EnsembleClassifier:
         settings = parse_config(EnsembleSettings, meta.get("settings", {}), str(folder))
         model = cls(settings)
         base = XGBoostClassifier if settings.base == "xgboost" else MlpClassifier
         for entry in meta.get("categories", []):
             model.models[str(entry["category"])] = base.load(folder / str(entry["folder"]))
-        model.feature_names = tuple(meta["feature_names"])
-        if any(m.feature_names != model.feature_names for m in model.models.values()):
+        if any(m.feature_names != names for m in model.models.values()):
             raise DataError(
                 "ensemble members disagree",
                 str(folder),

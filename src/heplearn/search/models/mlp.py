@@ -32,10 +32,9 @@ from heplearn.search.model_config import MlpSettings
 from heplearn.search.models.base import (
     Classifier,
     FitSummary,
-    check_training,
+    PointQuery,
+    WeightedSplit,
     normalised_weights,
-    read_meta,
-    write_model_folder,
 )
 from heplearn.search.normalisation import Normaliser, uses_batchnorm_layer
 from heplearn.training import TensorSet, fit, load_weights, predict, save_weights
@@ -217,52 +216,35 @@ class MlpClassifier(Classifier):
     def settings(self) -> MlpSettings:
         return self.core.settings
 
-    # The positional order (train, val, their weights, run_dir) is the models' contract.
-    def fit(  # noqa: PLR0917
-        self,
-        train: EventTable,
-        val: EventTable,
-        train_weights: Array,
-        val_weights: Array,
-        run_dir: Path,
-        progress: bool = False,
+    def negative_weights_allowed(self) -> bool:
+        return True  # the weighted BCE takes any sign
+
+    def _fit(
+        self, train: WeightedSplit, val: WeightedSplit, run_dir: Path, progress: bool
     ) -> FitSummary:
         """Train with the shared loop; checkpoints and ``metrics.jsonl`` go to ``run_dir``."""
-        w_train, w_val = check_training(train, val, train_weights, val_weights, allow_negative=True)
-        y_train = (np.asarray(train.is_signal) == 1).astype(np.float32)
-        y_val = (np.asarray(val.is_signal) == 1).astype(np.float32)
+        y_train, y_val = train.labels, val.labels
         seconds, best_epoch, best_loss = self.core.train(
-            (np.asarray(train.features), y_train, w_train),
-            (np.asarray(val.features), y_val, w_val),
-            train.names,
+            (np.asarray(train.table.features), y_train, train.weights),
+            (np.asarray(val.table.features), y_val, val.weights),
+            train.table.names,
             run_dir,
             progress,
         )
-        self.feature_names = tuple(train.names)
         return FitSummary(self.kind, len(y_train), len(y_val), seconds, best_epoch, best_loss)
 
-    def _scores(
-        self,
-        x: Array,
-        table: EventTable,
-        mediator_mass: float | None,
-        invisible_mass: float | None,
-        family: str | None,
-    ) -> Array:
+    def _scores(self, x: Array, table: EventTable, point: PointQuery) -> Array:
         return self.core.scores(x)
 
-    def save(self, folder: Path, *, overwrite: bool = False) -> Path:
-        self.require_trained()
-        meta = {**self.base_meta(), "settings": config_to_dict(self.settings)}
-        return write_model_folder(folder, meta, self.core.write, overwrite=overwrite)
+    def _meta(self) -> dict[str, Any]:
+        return {"settings": config_to_dict(self.settings)}
+
+    def _write_files(self, tmp: Path) -> None:
+        self.core.write(tmp)
 
     @classmethod
-    def load(cls, folder: Path) -> MlpClassifier:
-        folder = Path(folder)
-        meta = read_meta(folder, cls.kind)
-        names = tuple(meta["feature_names"])
+    def _restore(cls, folder: Path, meta: dict[str, Any], names: tuple[str, ...]) -> MlpClassifier:
         core = NetworkCore.read(folder, meta, len(names))
         model = cls(core.settings)
         model.core = core
-        model.feature_names = names
         return model

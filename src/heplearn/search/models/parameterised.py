@@ -27,9 +27,8 @@ from heplearn.search.model_config import ParameterisedSettings
 from heplearn.search.models.base import (
     Classifier,
     FitSummary,
-    check_training,
-    read_meta,
-    write_model_folder,
+    PointQuery,
+    WeightedSplit,
 )
 from heplearn.search.models.mlp import NetworkCore
 
@@ -106,19 +105,15 @@ class ParameterisedClassifier(Classifier):
         self.core = NetworkCore(self.settings.mlp)
         self.points: SignalPoints | None = None
 
-    # The positional order (train, val, their weights, run_dir) is the models' contract.
-    def fit(  # noqa: PLR0917
-        self,
-        train: EventTable,
-        val: EventTable,
-        train_weights: Array,
-        val_weights: Array,
-        run_dir: Path,
-        progress: bool = False,
+    def negative_weights_allowed(self) -> bool:
+        return True  # the weighted BCE takes any sign
+
+    def _fit(
+        self, train: WeightedSplit, val: WeightedSplit, run_dir: Path, progress: bool
     ) -> FitSummary:
         """Train on every signal point at once, background masses drawn per event."""
-        w_train, w_val = check_training(train, val, train_weights, val_weights, allow_negative=True)
-        clash = sorted(set(MASS_INPUTS) & set(train.names))
+        names = train.table.names
+        clash = sorted(set(MASS_INPUTS) & set(names))
         if clash:
             raise DataError(
                 "mass columns among the features",
@@ -126,31 +121,23 @@ class ParameterisedClassifier(Classifier):
                 f"{clash} would enter the network twice",
                 "drop them from the observables; the network adds the masses itself",
             )
-        points = signal_points(train, w_train, self.settings.background_masses)
+        points = signal_points(train.table, train.weights, self.settings.background_masses)
         seed = self.settings.seed
-        x_train = _with_masses(train.features, _training_masses(train, points, seed))
-        x_val = _with_masses(val.features, _training_masses(val, points, seed + 1))
-        y_train = (np.asarray(train.is_signal) == 1).astype(np.float32)
-        y_val = (np.asarray(val.is_signal) == 1).astype(np.float32)
+        x_train = _with_masses(train.table.features, _training_masses(train.table, points, seed))
+        x_val = _with_masses(val.table.features, _training_masses(val.table, points, seed + 1))
+        y_train, y_val = train.labels, val.labels
         seconds, best_epoch, best_loss = self.core.train(
-            (x_train, y_train, w_train),
-            (x_val, y_val, w_val),
-            (*train.names, *MASS_INPUTS),
+            (x_train, y_train, train.weights),
+            (x_val, y_val, val.weights),
+            (*names, *MASS_INPUTS),
             run_dir,
             progress,
         )
         self.points = points
-        self.feature_names = tuple(train.names)
         return FitSummary(self.kind, len(y_train), len(y_val), seconds, best_epoch, best_loss)
 
-    def _scores(
-        self,
-        x: Array,
-        table: EventTable,
-        mediator_mass: float | None,
-        invisible_mass: float | None,
-        family: str | None,
-    ) -> Array:
+    def _scores(self, x: Array, table: EventTable, point: PointQuery) -> Array:
+        mediator_mass, invisible_mass = point.mediator_mass, point.invisible_mass
         if mediator_mass is None or invisible_mass is None:
             raise DataError(
                 "no signal point",
@@ -161,28 +148,26 @@ class ParameterisedClassifier(Classifier):
         masses = np.tile(np.array([[mediator_mass, invisible_mass]], np.float32), (len(x), 1))
         return self.core.scores(_with_masses(x, masses))
 
-    def save(self, folder: Path, *, overwrite: bool = False) -> Path:
-        self.require_trained()
+    def _meta(self) -> dict[str, Any]:
         assert self.points is not None
-        meta = {
-            **self.base_meta(),
+        return {
             "settings": config_to_dict(self.core.settings),
             "parameterised": config_to_dict(self.settings),
             "signal_points": self.points.masses.tolist(),
             "point_probability": self.points.probability.tolist(),
         }
-        return write_model_folder(folder, meta, self.core.write, overwrite=overwrite)
+
+    def _write_files(self, tmp: Path) -> None:
+        self.core.write(tmp)
 
     @classmethod
-    def load(cls, folder: Path) -> ParameterisedClassifier:
-        folder = Path(folder)
-        meta = read_meta(folder, cls.kind)
+    def _restore(
+        cls, folder: Path, meta: dict[str, Any], names: tuple[str, ...]
+    ) -> ParameterisedClassifier:
         settings = parse_config(ParameterisedSettings, meta.get("parameterised", {}), str(folder))
-        names = tuple(meta["feature_names"])
         model = cls(settings)
         model.core = NetworkCore.read(folder, meta, len(names) + len(MASS_INPUTS))
         model.points = SignalPoints(
             np.asarray(meta["signal_points"]), np.asarray(meta["point_probability"])
         )
-        model.feature_names = names
         return model
