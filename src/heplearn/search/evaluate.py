@@ -201,6 +201,8 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
     }
     for key in ("significance", "auc", "yields", "binned_significance", "ks", "thresholds"):
         metrics[key] = {}
+    # The same selections with the MC statistical uncertainty of b added to σ_b in quadrature.
+    metrics["significance_with_mc_stat"] = {}
     for key in ("cuts", "feature_importance", "best_ml"):
         metrics[key] = {}
     for key in ("ratio_best_ml_vs_thesis_cuts", "ratio_best_ml_vs_optimised_cuts"):
@@ -215,6 +217,9 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
             run, events, models, point, info, features, sigma_b, z, yields, metrics
         )
         metrics["significance"][point.name] = z
+        metrics["significance_with_mc_stat"][point.name] = {
+            method: yields[method]["z_with_mc_stat"] for method in z
+        }
         metrics["yields"][point.name] = yields
         ml = {m: v for m, v in z.items() if m in ML_METHODS}
         best = max(ml, key=lambda m: ml[m]) if ml else None

@@ -199,6 +199,20 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
             for p in points
         ],
     )
+    if "significance_with_mc_stat" in metrics:
+        report.heading("The same selections, MC statistical uncertainty of b added to σ_b")
+        report.paragraph(
+            "Tight selections keep few simulated background events; their b is then uncertain "
+            "by √Σw², which this table adds in quadrature (background yields with counts "
+            "are in the yields table)."
+        )
+        report.table(
+            ["point", *(_LABELS[m] for m in methods)],
+            [
+                [p, *(_fmt(metrics["significance_with_mc_stat"][p].get(m)) for m in methods)]
+                for p in points
+            ],
+        )
     if ml:
         report.heading("AUC (weighted) and binned significance over the score")
         report.table(

@@ -116,13 +116,18 @@ class CountResult:
     n_background_events: int
     #: The score threshold of a classifier selection (score ≥ threshold); nan for cuts.
     threshold: float = float("nan")
+    #: MC statistical uncertainty √(Σw²) of b, and Z with it added to σ_b in quadrature.
+    b_mc_error: float = 0.0
+    z_with_mc_stat: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """Plain numbers for metrics.json."""
         return {
             "s": self.s,
             "b": self.b,
+            "b_mc_error": self.b_mc_error,
             "z": self.z,
+            "z_with_mc_stat": self.z_with_mc_stat,
             "n_signal_events": float(self.n_signal_events),
             "n_background_events": float(self.n_background_events),
             "threshold": self.threshold,
@@ -138,12 +143,15 @@ def count(
     sig = np.asarray(is_signal).astype(bool)
     s = float(w[sel & sig].sum())
     b = float(w[sel & ~sig].sum())
+    sumw2 = float((w[sel & ~sig] ** 2).sum())
     return CountResult(
         s=s,
         b=b,
         z=float(asimov_z(s, b, sigma_b_rel)),
         n_signal_events=int(np.count_nonzero(sel & sig)),
         n_background_events=int(np.count_nonzero(sel & ~sig)),
+        b_mc_error=sumw2**0.5,
+        z_with_mc_stat=float(selection_z(s, b, sumw2, sigma_b_rel)),
     )
 
 
