@@ -63,6 +63,8 @@ __all__ = [
 Array = np.ndarray[Any, Any]
 
 _PB_PER_FB = 1000.0  # 1 fb⁻¹ = 1000 pb⁻¹
+#: Processes Pythia's 2→2 p̂T bias does not act on (2→1 Drell–Yan, LHE input).
+_TWO_TO_ONE = frozenset({"dy_ee", "dy_mumu", "lhe"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,13 @@ class SearchSample:
     lhe_file: str | None = setting(None, doc="Les Houches file (process: lhe)")
     signal: bool | None = setting(None, doc="signal or background; default: the catalogue's")
     cross_section_pb: float | None = setting(None, low=0.0, doc="σ [pb] instead of Pythia's")
+    bias_pt_power: float = setting(
+        0.0,
+        low=0.0,
+        high=6.0,
+        doc="oversample high-p̂T events ∝ (p̂T/bias_pt_ref)^power, weights compensate; 0 = off",
+    )
+    bias_pt_ref: float = setting(100.0, low=1.0, high=10_000.0, doc="p̂T of unit bias [GeV]")
 
     @property
     def label(self) -> str:
@@ -112,6 +121,13 @@ class SearchSample:
                 "only 'lhe' samples read a file",
                 "set 'process: lhe' or remove 'lhe_file'",
             )
+        if self.bias_pt_power > 0 and self.process in _TWO_TO_ONE:
+            raise ConfigError(
+                f"field 'bias_pt_power' of a '{self.process}' sample",
+                where,
+                "the p̂T bias acts on 2→2 processes and this one is 2→1",
+                "remove bias_pt_power (use mhat_min slices instead)",
+            )
         # H → χχ̄ must be open; the Z′'s scalar may be as heavy as wanted (ŝ ≥ (M + m)²).
         limit = 2 * self.invisible_mass if self.process == "zh_inv" else 0.0
         if entry.needs_mediator and not (self.mediator_mass > limit and self.invisible_mass > 0):
@@ -125,13 +141,25 @@ class SearchSample:
             )
 
     def pythia_settings(self, where: str) -> tuple[str, ...]:
-        return process_settings(
+        # Pythia's 2→2 p̂T bias populates the tails a search selects; the event weights
+        # carry 1/bias, so yields stay those of the unbiased sample.
+        bias = (
+            (
+                "PhaseSpace:bias2Selection = on",
+                f"PhaseSpace:bias2SelectionPow = {self.bias_pt_power}",
+                f"PhaseSpace:bias2SelectionRef = {self.bias_pt_ref}",
+            )
+            if self.bias_pt_power > 0
+            else ()
+        )
+        settings = process_settings(
             self.process,
             mediator_mass=self.mediator_mass,
             invisible_mass=self.invisible_mass,
             mhat_min=self.mhat_min,
             where=where,
         )
+        return (*settings, *bias)
 
 
 @register_config("search-sample")
