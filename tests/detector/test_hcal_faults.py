@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from heplearn.detector.hcal import HCAL_SHAPE, hcal_valid_mask, rbx_map, row_of_ieta
+from heplearn.detector.hcal import (
+    HCAL_SHAPE,
+    hcal_valid_mask,
+    rbx_map,
+    row_of_ieta,
+    subdetector_map,
+)
 from heplearn.detector.hcal_faults import (
     FaultPlan,
     InjectedFaults,
@@ -162,3 +168,52 @@ def test_noisy_channels_have_raised_variance_and_similar_mean() -> None:
     assert np.median(var_ratio) > 10
     # Outside the region nothing changed.
     np.testing.assert_array_equal(noisy[:, ~region], p[:, ~region])
+
+
+def hb_depth1() -> np.ndarray:
+    """The HB depth-1 channels (the thesis' maps): |ieta| 1–16 × 72 iphi."""
+    mask: np.ndarray = np.array(subdetector_map() == 1)
+    mask[..., 1:] = False
+    return mask
+
+
+def test_allowed_channels_confine_every_fault_shape() -> None:
+    allowed = hb_depth1()
+    plan = FaultPlan(good_fraction=0.0, allowed=allowed)
+    faults = draw_faults(np.random.default_rng(8), 300, plan)
+    hit = faults.channels > 0
+    assert not hit[:, ~allowed].any()
+    n_channels = hit.sum(axis=(1, 2, 3))
+    assert np.all(n_channels >= 1)  # a faulty map keeps a faulty channel inside the view
+    shape = faults.fault_shape
+    assert set(np.unique(shape)) == {1, 2, 3, 4}
+    assert np.all(n_channels[shape == 1] == 1) and np.all(n_channels[shape == 2] <= 25)
+    # A 5×5 box centred at the HB edge (|ieta| 16) loses the HE rows beyond it.
+    edge = fault_region("5x5", (int(row_of_ieta(16)), 10, 0), allowed)
+    assert (
+        edge.sum() == 3 * 5
+        and edge.sum() < fault_region("5x5", (int(row_of_ieta(16)), 10, 0)).sum()
+    )
+    for i in np.flatnonzero(shape == 3):
+        boxes = np.unique(rbx_map()[hit[i]])
+        # One HB box, clipped to depth 1: 16 ieta × 4 iphi.
+        assert len(boxes) == 1 and n_channels[i] == 64
+    # A whole-depth fault is the view's whole depth slice.
+    assert np.all(n_channels[shape == 4] == allowed.sum())
+
+
+def test_default_allowed_is_every_channel_and_draws_the_same() -> None:
+    plan = FaultPlan(good_fraction=0.3)
+    explicit = FaultPlan(good_fraction=0.3, allowed=VALID)
+    one = draw_faults(np.random.default_rng(9), 120, plan)
+    two = draw_faults(np.random.default_rng(9), 120, explicit)
+    np.testing.assert_array_equal(one.channels, two.channels)
+    np.testing.assert_array_equal(one.severity, two.severity)
+
+
+def test_fixed_channel_outside_the_allowed_channels_is_refused() -> None:
+    plan = FaultPlan(
+        good_fraction=0.0, fixed_position=True, fixed_channel=(8, 36, 2), allowed=hb_depth1()
+    )
+    with pytest.raises(ValueError, match="not an allowed channel"):
+        draw_faults(np.random.default_rng(1), 5, plan)

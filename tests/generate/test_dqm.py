@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ from typer.testing import CliRunner
 from heplearn.cli.generate import dqm_command
 from heplearn.config import load_config, parse_config
 from heplearn.data import open_store
-from heplearn.detector.hcal import HCAL_SHAPE, hcal_valid_mask, row_of_ieta
+from heplearn.detector.hcal import (
+    HCAL_SHAPE,
+    hcal_valid_mask,
+    ieta_of_row,
+    row_of_ieta,
+    select_map,
+    subdetector_map,
+)
 from heplearn.errors import ConfigError, OutputExistsError
 from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset, simulate_dqm_shard
 
@@ -85,6 +93,13 @@ def test_fixed_position_sample(tmp_path: Path) -> None:
         ({"partial_gain": [0.8, 0.2]}, "not [low, high]"),
         ({"good_fraction": 1.5}, "outside the allowed range"),
         ({"fault_classes": {"dead": 0.0}}, "all weights are 0"),
+        ({"view": {"subdetector": "HX"}}, "not one of the allowed values"),
+        ({"view": {"depth": 5}}, "outside the allowed range"),
+        ({"view": {"phi": 1}}, "unknown key 'view.phi'"),
+        (
+            {"view": {"subdetector": "HF"}, "fixed_position": True, "fixed_channel": [8, 36, 1]},
+            "outside the view",
+        ),
     ],
 )
 def test_bad_configs_are_refused(settings: dict[str, Any], fragment: str) -> None:
@@ -112,3 +127,78 @@ def test_cli_command_writes_the_store_and_refuses_another_run(tmp_path: Path) ->
     assert len(open_store(out).read(["labels/map_class"])["labels/map_class"]) == 30
     again = CliRunner().invoke(app, [*args[:-1], "31"])
     assert isinstance(again.exception, OutputExistsError)
+
+
+ALL_SHAPES = {"1x1": 1.0, "5x5": 1.0, "rbx": 1.0, "depth": 1.0}
+#: sha256 of (map_class, fault_shape, channels) of shards 0 and 1 of ``config()``, computed
+#: with the generator as it was before map views existed: the default must not change them.
+TRUTH_DIGESTS = (
+    "644454fad5311044032d8bd27ddbb279aec7e9358c3ad67dc47091bee2975521",
+    "306ea382bd1b774c8fefc3353b157c1740a70b10747cc43a6d56156652d2d2c2",
+)
+
+
+def truth_digest(columns: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    for name in ("labels/map_class", "labels/fault_shape", "labels/channels"):
+        digest.update(np.ascontiguousarray(columns[name]).tobytes())
+    return digest.hexdigest()
+
+
+def test_default_view_is_the_full_map_as_before() -> None:
+    default = config()
+    assert default.view.full and default.fault_plan().allowed is None
+    for shard, expected in enumerate(TRUTH_DIGESTS):
+        columns = simulate_dqm_shard(default, shard)
+        assert truth_digest(columns) == expected
+        explicit = simulate_dqm_shard(config(view={}), shard)
+        assert_columns_equal(columns, explicit)
+
+
+def test_hb_depth1_view_stores_its_slice_with_faults_inside() -> None:
+    view = config(
+        view={"subdetector": "HB", "depth": 1}, good_fraction=0.2, fault_shapes=ALL_SHAPES
+    )
+    columns = simulate_dqm_shard(view, 0)
+    counts, truth = columns["maps/occupancy"], columns["labels/channels"]
+    assert counts.shape == truth.shape == (20, 32, 72, 1)
+    assert counts.dtype == np.float32 and truth.dtype == np.uint8
+    # Rows are ieta −16…−1, +1…+16; every stored channel is a live HB channel (≈ 300 hits).
+    hb_rows = np.flatnonzero(np.abs(ieta_of_row(np.arange(82))) <= 16)
+    assert np.all(counts[truth != 1] > 0)
+    map_class = columns["labels/map_class"]
+    faulty = map_class != 0
+    assert faulty.sum() >= 10
+    # Map labels agree with the stored slice: every faulty map has a faulty channel in it.
+    np.testing.assert_array_equal(truth.any(axis=(1, 2, 3)), faulty)
+    per_map = truth.reshape(20, -1).max(axis=1)
+    np.testing.assert_array_equal(per_map, map_class)
+    whole = columns["labels/fault_shape"] == 4
+    assert np.all((truth[whole] > 0).sum(axis=(1, 2, 3)) == 32 * 72)
+    assert np.all(counts[truth == 1] == 0)
+    # All-good maps draw no fault positions, so with and without the view they are the same
+    # maps: the stored slice is the full map's HB rows at depth 1.
+    sliced = simulate_dqm_shard(
+        config(view={"subdetector": "HB", "depth": 1}, good_fraction=1.0), 0
+    )
+    full = simulate_dqm_shard(config(good_fraction=1.0), 0)["maps/occupancy"]
+    np.testing.assert_array_equal(sliced["maps/occupancy"][..., 0], full[:, hb_rows][..., 0])
+
+
+def test_hf_view_keeps_its_rows_and_zeroes_other_channels() -> None:
+    columns = simulate_dqm_shard(config(view={"subdetector": "HF"}, good_fraction=0.2), 1)
+    counts, truth = columns["maps/occupancy"], columns["labels/channels"]
+    hf = select_map(subdetector_map() == 3, "HF")
+    assert counts.shape == (20, 26, 72, 4) and hf.shape == (26, 72, 4)
+    assert np.all(counts[:, ~hf] == 0) and np.all(truth[:, ~hf] == 0)
+    np.testing.assert_array_equal(truth.any(axis=(1, 2, 3)), columns["labels/map_class"] != 0)
+
+
+def test_thesis_configs_load_with_the_hb_depth1_view() -> None:
+    for name in ("thesis-5x5", "thesis-1x1", "thesis-5x5-fixed"):
+        thesis = load_config(DqmSampleConfig, CONFIGS / f"{name}.yaml")
+        assert (thesis.view.subdetector, thesis.view.depth) == ("HB", 1)
+        assert set(thesis.fault_classes) == {"dead", "hot"}
+        assert thesis.good_fraction == pytest.approx(1 / 3, abs=0.01)
+    fixed = load_config(DqmSampleConfig, CONFIGS / "thesis-5x5-fixed.yaml")
+    assert fixed.fixed_position and fixed.fault_shapes == {"5x5": 1.0}

@@ -17,16 +17,20 @@ channel (iphi wraps, rows clip at |ieta| 41, and only existing channels count �
 |ieta| 20 fewer columns are real towers); rbx is all channels of one readout box; depth is
 every channel of one depth.  Positions are random (the centre is a random existing
 channel) or fixed at one channel (the thesis' "same location" samples).
+
+A plan may restrict faults to ``allowed`` channels (a map view: one sub-detector and/or
+depth): centres are drawn among them, only readout boxes that reach them are chosen, and
+every region is clipped to them, so a faulty map always has a faulty channel in the view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from heplearn.detector.hcal import HCAL_SHAPE, N_RBX, hcal_valid_mask, rbx_map, row_of_ieta
+from heplearn.detector.hcal import HCAL_SHAPE, hcal_valid_mask, rbx_map, row_of_ieta
 
 __all__ = [
     "FAULT_CLASSES",
@@ -54,7 +58,8 @@ class FaultPlan:
     ``good_fraction`` of maps stay good; the rest pick a class with ``class_weights``
     (dead, hot, noisy, partial) and a shape with ``shape_weights`` (1x1, 5x5, rbx, depth),
     both relative.  Severity ranges are drawn uniformly per map.  ``fixed_channel`` is
-    (ieta, iphi, depth) of the fixed position.
+    (ieta, iphi, depth) of the fixed position.  ``allowed`` (bool (82, 72, 4), default every
+    existing channel) is where faults may lie; a fixed channel must be one of them.
     """
 
     good_fraction: float = 0.5
@@ -65,6 +70,17 @@ class FaultPlan:
     partial_gain: tuple[float, float] = (0.2, 0.8)
     fixed_position: bool = False
     fixed_channel: tuple[int, int, int] = (8, 36, 1)
+    # An array field: left out of == and hash (plans are compared by their settings).
+    allowed: Array | None = field(default=None, compare=False)
+
+    def allowed_mask(self) -> Array:
+        """Bool (82, 72, 4): existing channels where faults may be placed."""
+        if self.allowed is None:
+            return hcal_valid_mask()
+        allowed = np.asarray(self.allowed, dtype=bool)
+        if allowed.shape != HCAL_SHAPE:
+            raise ValueError(f"allowed must have shape {HCAL_SHAPE}, got {allowed.shape}")
+        return allowed & hcal_valid_mask()
 
 
 @dataclass(frozen=True)
@@ -81,9 +97,10 @@ def _channel_index(ieta: int, iphi: int, depth: int) -> tuple[int, int, int]:
     return int(row_of_ieta(ieta)), iphi - 1, depth - 1
 
 
-def fault_region(shape: str, centre: tuple[int, int, int]) -> Array:
+def fault_region(shape: str, centre: tuple[int, int, int], allowed: Array | None = None) -> Array:
     """Bool (82, 72, 4): existing channels of region ``shape`` around array index ``centre``
-    (row, column, depth index) — the 5×5 box, its readout box, or its whole depth."""
+    (row, column, depth index) — the 5×5 box, its readout box, or its whole depth — that
+    are also ``allowed`` (default: every existing channel)."""
     region = np.zeros(HCAL_SHAPE, dtype=bool)
     row, col, depth = centre
     if shape == "1x1":
@@ -98,17 +115,24 @@ def fault_region(shape: str, centre: tuple[int, int, int]) -> Array:
         region[..., depth] = True
     else:
         raise ValueError(f"unknown fault shape {shape!r}")  # a bug: shapes come from FaultPlan
-    return region & hcal_valid_mask()
+    return region & (hcal_valid_mask() if allowed is None else allowed & hcal_valid_mask())
 
 
-def _centre(plan: FaultPlan, rng: np.random.Generator, shape: str) -> tuple[int, int, int]:
+def _centre(
+    plan: FaultPlan, rng: np.random.Generator, shape: str, allowed: Array
+) -> tuple[int, int, int]:
     if plan.fixed_position:
-        return _channel_index(*plan.fixed_channel)
-    valid = np.argwhere(hcal_valid_mask())
+        centre = _channel_index(*plan.fixed_channel)
+        if not allowed[centre]:
+            raise ValueError(f"fixed channel {plan.fixed_channel} is not an allowed channel")
+        return centre
+    valid = np.argwhere(allowed)
     if shape == "rbx":
-        # Every readout box equally likely, whatever its channel count.
-        box = int(rng.integers(0, N_RBX))
-        valid = np.argwhere(rbx_map() == box)
+        # Every readout box reaching the allowed channels equally likely, whatever its size;
+        # without a restriction these are all 108 boxes, drawn as before.
+        boxes = np.unique(rbx_map()[allowed])
+        box = int(boxes[rng.integers(0, len(boxes))])
+        valid = np.argwhere((rbx_map() == box) & allowed)
     row, col, depth = valid[rng.integers(0, len(valid))]
     return int(row), int(col), int(depth)
 
@@ -128,9 +152,13 @@ def draw_faults(rng: np.random.Generator, n: int, plan: FaultPlan) -> InjectedFa
         chosen = map_class == code
         severity[chosen] = rng.uniform(low, high, int(chosen.sum()))
     channels = np.zeros((n, *HCAL_SHAPE), dtype=np.uint8)
+    allowed = plan.allowed_mask()
+    if faulty.any() and not allowed.any():
+        raise ValueError("no allowed channel to place a fault on")
     for i in np.flatnonzero(faulty):
         shape = FAULT_SHAPES[shapes[i]]
-        channels[i][fault_region(shape, _centre(plan, rng, shape))] = map_class[i]
+        region = fault_region(shape, _centre(plan, rng, shape, allowed), allowed)
+        channels[i][region] = map_class[i]
     return InjectedFaults(map_class, shapes, severity, channels)
 
 

@@ -2,12 +2,13 @@
 
 One row per lumisection map (DQM store contract, see ``heplearn.dqm``):
 
-- ``maps/occupancy`` float32 (82, 72, 4): events with a hit per channel (0 where no channel)
+- ``maps/occupancy`` float32 (82, 72, 4): events with a hit per channel (0 where no channel),
+  or the slice of the config's ``view`` (see :class:`MapView`), e.g. (32, 72, 1) for HB depth 1
 - ``event/n_events`` float32, ``event/lumi`` float32 [1e34 cm⁻²s⁻¹], ``event/run`` int32,
   ``event/lumisection`` int32, ``event/id`` int64 (the map index)
 - ``labels/map_class`` int8 (0 good, 1 dead, 2 hot, 3 noisy, 4 partial),
   ``labels/fault_shape`` int8 (0 none, 1 1x1, 2 5x5, 3 rbx, 4 depth),
-  ``labels/channels`` uint8 (82, 72, 4): per-channel truth class
+  ``labels/channels`` uint8, shaped like the maps: per-channel truth class
 
 Physics in :mod:`heplearn.detector.hcal_occupancy` and :mod:`heplearn.detector.hcal_faults`.
 """
@@ -16,13 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from heplearn.config import register_config, setting
 from heplearn.data.schema import Column
-from heplearn.detector.hcal import subdetector_of
+from heplearn.detector.hcal import (
+    HCAL_SHAPE,
+    SUBDETECTORS,
+    hcal_valid_mask,
+    row_of_ieta,
+    select_map,
+    subdetector_map,
+    subdetector_of,
+)
 from heplearn.detector.hcal_faults import (
     FAULT_CLASSES,
     FAULT_SHAPES,
@@ -43,12 +52,45 @@ from heplearn.generate.runner import RunOptions, run_sharded
 if TYPE_CHECKING:
     from typing import Unpack  # Python >= 3.11; only the annotations need it
 
-__all__ = ["DqmSampleConfig", "dqm_dataset", "simulate_dqm_shard"]
+__all__ = ["DqmSampleConfig", "MapView", "dqm_dataset", "simulate_dqm_shard"]
 
 Array = np.ndarray[Any, Any]
 
 #: Maps simulated at once inside a shard (bounds the float64 working memory to ~50 MB).
 _CHUNK = 64
+
+
+@dataclass(frozen=True)
+class MapView:
+    """Which part of the stacked HCAL map a sample holds (default: all of it).
+
+    ``subdetector`` keeps the ieta rows of HB, HE or HF (other sub-detectors' channels in
+    those rows read 0) and ``depth`` (1–4) one depth, kept as a trailing axis of length 1,
+    so stored maps stay (N, H, W, D).  Faults are placed only on the view's channels.
+    """
+
+    subdetector: Literal["HB", "HE", "HF"] | None = setting(None, doc="HB, HE, HF or null = all")
+    depth: int | None = setting(None, low=1, high=4, doc="depth 1–4 or null = all")
+
+    @property
+    def full(self) -> bool:
+        return self.subdetector is None and self.depth is None
+
+    def allowed(self) -> Array:
+        """Bool (82, 72, 4): the existing channels inside the view."""
+        mask = np.array(hcal_valid_mask())
+        if self.subdetector is not None:
+            mask &= subdetector_map() == SUBDETECTORS.index(self.subdetector) + 1
+        if self.depth is not None:
+            mask[..., np.arange(HCAL_SHAPE[2]) != self.depth - 1] = False
+        return mask
+
+    def select(self, maps: Array) -> Array:
+        """The view's slice of stacked maps (N, 82, 72, 4) → (N, H', 72, D')."""
+        if self.full:
+            return maps
+        out = select_map(maps, self.subdetector, self.depth)
+        return out[..., np.newaxis] if self.depth is not None else out
 
 
 @register_config("dqm-sample")
@@ -93,6 +135,7 @@ class DqmSampleConfig:
     partial_gain: tuple[float, float] = setting((0.2, 0.8), low=0.0, high=1.0)
     fixed_position: bool = setting(False, doc="all faults at fixed_channel (the thesis' 'fixed')")
     fixed_channel: tuple[int, int, int] = setting((8, 36, 1), doc="(ieta, iphi, depth)")
+    view: MapView = setting(MapView(), doc="sub-detector and/or depth stored; default all")
 
     @property
     def n_shards(self) -> int:
@@ -133,6 +176,19 @@ class DqmSampleConfig:
                 f"(ieta, iphi, depth) = {list(self.fixed_channel)} is not an HCAL channel",
                 "pick an existing channel, e.g. [8, 36, 1] (see heplearn.detector.hcal)",
             )
+        ieta, iphi, depth = self.fixed_channel
+        if (
+            self.fixed_position
+            and not self.view.allowed()[int(row_of_ieta(ieta)), iphi - 1, depth - 1]
+        ):
+            raise ConfigError(
+                "field 'fixed_channel'",
+                where,
+                f"(ieta, iphi, depth) = {list(self.fixed_channel)} is outside the view"
+                f" (sub-detector {self.view.subdetector or 'any'},"
+                f" depth {self.view.depth or 'any'})",
+                "pick a channel inside the view, or change the view",
+            )
 
     def fault_plan(self) -> FaultPlan:
         return FaultPlan(
@@ -144,6 +200,7 @@ class DqmSampleConfig:
             partial_gain=self.partial_gain,
             fixed_position=self.fixed_position,
             fixed_channel=self.fixed_channel,
+            allowed=None if self.view.full else self.view.allowed(),
         )
 
     def run_plan(self) -> RunPlan:
@@ -197,8 +254,9 @@ def simulate_dqm_shard(config: DqmSampleConfig, shard: int) -> dict[str, Column]
         )
         p = apply_faults(p, chunk_faults, rng)
         counts[part] = sample_counts(rng, conditions.n_events[part], p)
+    view = config.view
     return {
-        "maps/occupancy": counts,
+        "maps/occupancy": view.select(counts),
         "event/n_events": conditions.n_events.astype(np.float32),
         "event/lumi": conditions.lumi.astype(np.float32),
         "event/run": conditions.run,
@@ -206,7 +264,7 @@ def simulate_dqm_shard(config: DqmSampleConfig, shard: int) -> dict[str, Column]
         "event/id": np.arange(first, stop, dtype=np.int64),
         "labels/map_class": faults.map_class,
         "labels/fault_shape": faults.fault_shape,
-        "labels/channels": faults.channels,
+        "labels/channels": view.select(faults.channels),
     }
 
 
