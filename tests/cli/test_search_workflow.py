@@ -219,3 +219,21 @@ def test_demo_settings_match_the_shipped_quick_configs() -> None:
     for cls, settings, path in pairs:
         shipped = config_to_dict(load_config(cls, path))
         assert config_to_dict(parse_config(cls, settings)) == shipped, path
+
+
+def test_a_root_ntuple_comes_in_through_the_data_layer(
+    cli: Callable[..., CliResult], store: Path, tmp_path: Path
+) -> None:
+    from heplearn.data.reader import open_store
+    from heplearn.search import build_table
+
+    ntuple, imported = tmp_path / "ntuple.root", tmp_path / "imported.h5"
+    assert cli("data", "export", store, "--out", ntuple).code == 0
+    assert cli("data", "import", ntuple, "--out", imported).code == 0
+    names = tuple(open_store(store).provenance["samples"])
+    original = build_table(store)
+    # An ntuple does not list its samples: the analysis is told their names.
+    again = build_table(imported, sample_names=names)
+    np.testing.assert_array_equal(again.features, original.features)
+    np.testing.assert_array_equal(again.weight, original.weight)
+    assert again.sample_names == original.sample_names
