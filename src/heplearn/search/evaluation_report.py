@@ -145,9 +145,10 @@ def _side_by_side(metrics: dict[str, Any], folder: Path) -> Path:
     points = list(metrics["significance"])
     methods = list(metrics["methods"])
     offsets = np.linspace(-0.25, 0.25, len(methods))
-    with figure(figsize=(max(8, 2 * len(points) + 4), 6)) as (fig, ax):
+    with figure(figsize=(max(8, 0.8 * len(points) + 6), 7)) as (fig, ax):
         for offset, method in zip(offsets, methods, strict=True):
             z = [metrics["significance"][p].get(method) for p in points]
+            z = [None if v is not None and v <= 0 else v for v in z]  # log axis
             ax.plot(
                 np.arange(len(points)) + offset,
                 [np.nan if v is None else v for v in z],
@@ -155,11 +156,12 @@ def _side_by_side(metrics: dict[str, Any], folder: Path) -> Path:
                 markersize=9,
                 label=_LABELS[method],
             )
-        ax.set_xticks(range(len(points)), points, rotation=30, ha="right")
+        ax.set_xticks(range(len(points)), points, rotation=35, ha="right", fontsize=11)
         ax.set_xlabel("Signal point")
         ax.set_ylabel(f"Asimov Z, σ_b = {float(metrics['sigma_b']):.0%} [σ]")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize="small")
+        ax.set_yscale("log")  # Z spans orders of magnitude over the mass grid
+        ax.grid(axis="y", which="major", alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return save_figure(fig, folder, "significance_per_point")
 
 
