@@ -25,6 +25,7 @@ from heplearn.search.cuts import THESIS_CUTS, Cut, cut_and_count
 from heplearn.search.models import Classifier, load_classifier
 from heplearn.search.observables import EventTable
 from heplearn.search.padding import JetMeans
+from heplearn.search.signal_points import SignalPoint, point_events, score_events
 from heplearn.search.significance import (
     MIN_BACKGROUND,
     MIN_BACKGROUND_EVENTS,
@@ -33,16 +34,7 @@ from heplearn.search.significance import (
     count,
 )
 from heplearn.search.splits import split_table
-from heplearn.search.train import (
-    GLOBAL_METHODS,
-    JET_MEANS,
-    RUN_INFO,
-    SignalPoint,
-    json_safe,
-    load_events,
-    point_events,
-    score_events,
-)
+from heplearn.search.train import GLOBAL_METHODS, JET_MEANS, RUN_INFO, json_safe, load_events
 from heplearn.search.train_config import ML_METHODS, SearchTrainConfig
 from heplearn.stats import roc_auc, weighted_ks
 
