@@ -103,11 +103,16 @@ def test_film_with_zero_gamma_and_beta_is_the_identity() -> None:
 
 
 def test_film_generator_starts_at_the_identity() -> None:
-    model = build_model(_tiny(film_inputs=("scalars", "tracks")), SHAPES).eval()
+    config = _tiny(film_inputs=("scalars", "tracks"), top_inputs=())
+    model = build_model(config, SHAPES).eval()
     images, scalars, tracks = _inputs(SHAPES, 4)
     with torch.no_grad():
+        out = model(images, scalars, tracks)
         # other scalars/tracks change only the FiLM parameters, which start at γ = β = 0
-        assert torch.equal(model(images, scalars, tracks), model(images, -scalars, tracks * 3))
+        assert torch.equal(out, model(images, -scalars, tracks * 3))
+        # ... and the output is live (not the ReLU's flat zero, which would pass trivially)
+        assert (out > 0).all()
+        assert not torch.equal(out, model(images * 2, scalars, tracks))
 
 
 def test_nchw_and_nhwc_give_the_same_output() -> None:

@@ -106,8 +106,12 @@ def _pulls(ev: Evaluation, folder: Path) -> Path | None:
 
 def _importance(ev: Evaluation, folder: Path) -> list[tuple[Path, str]]:
     out = []
-    for method, values in ev.metrics.get("importance", {}).items():
-        names = sorted(values, key=values.get)
+    for method, all_values in ev.metrics.get("importance", {}).items():
+        # A collapsed model (zero eIQR) has no defined importance: its entries are null.
+        values = {k: v for k, v in all_values.items() if v is not None and np.isfinite(v)}
+        if not values:
+            continue
+        names = sorted(values, key=values.__getitem__)
         with figure(figsize=(8, max(4, 0.3 * len(names)))) as (fig, ax):
             ax.barh(range(len(names)), [values[n] for n in names], color=COLOURS.get(method))
             ax.set_yticks(range(len(names)), names, fontsize=9)

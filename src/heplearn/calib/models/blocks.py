@@ -84,6 +84,10 @@ class OutputHead(nn.Module):
     def __init__(self, n_in: int, *, uncertainty: bool) -> None:
         super().__init__()
         self.linear = nn.Linear(n_in, 2 if uncertainty else 1)
+        # Start at the baseline's answer (ratio target ≈ 1), well inside the ReLU's live side:
+        # a bias near 0 let short trainings push every output below 0, where no gradient flows.
+        with torch.no_grad():
+            self.linear.bias[0] = 1.0
         self.uncertainty = uncertainty
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
