@@ -60,7 +60,6 @@ class QTestModel(MapModel):
         self.reference: Reference | None = None
         self.pull_scale: np.ndarray[Any, np.dtype[np.float32]] | None = None
         self.thresholds: dict[str, float] = {}
-        self._fitting = False  # window thresholds are being chosen
         self._cache: tuple[MapSet | None, list[Any]] = (None, [])
 
     def _ready(self, maps: MapSet) -> Reference:
@@ -77,14 +76,14 @@ class QTestModel(MapModel):
         flags and classes of the same maps in turn.
         """
         cached_maps, cached = self._cache
-        if cached_maps is maps and not self._fitting:
+        if cached_maps is maps:
             return cached
         reference = self._ready(maps)
         batches = []
         for sl in (slice(i, i + BATCH) for i in range(0, len(maps), BATCH)):
             s = map_statistics(maps.subset(sl), reference, self.pull_scale)
             batches.append((sl, s, self._region(s)))
-        if "pull" in self.thresholds and not self._fitting:
+        if "pull" in self.thresholds:  # fitted: statistics no longer change
             self._cache = (maps, batches)
         return batches
 
@@ -92,14 +91,16 @@ class QTestModel(MapModel):
         t = self.thresholds
         return np.asarray((np.abs(s.pulls) > t["pull"]) | (s.zero & (s.expected > t["dead"])))
 
-    def _region(self, s: MapStatistics) -> RegionStatistics | None:
-        size = self.config.qtest.region_size
-        fitted = "pull" in self.thresholds and ("region_mean" in self.thresholds or self._fitting)
-        if not size or not fitted or self.reference is None:
-            return None
+    def _windows(self, s: MapStatistics) -> RegionStatistics:
+        assert self.reference is not None
         # Windows pool what the channel tests cannot see: strong channels are left out.
         live = self.reference.mask & ~self._channel_flags(s)
-        return region_statistics(s.pulls, live, size)
+        return region_statistics(s.pulls, live, self.config.qtest.region_size)
+
+    def _region(self, s: MapStatistics) -> RegionStatistics | None:
+        if not self.config.qtest.region_size or "region_mean" not in self.thresholds:
+            return None
+        return self._windows(s)
 
     def _fit_pull_scale(self, good: MapSet) -> None:
         """Per-channel pull RMS over good maps, floored at 1 (never tighter than statistics)."""
@@ -144,9 +145,7 @@ class QTestModel(MapModel):
             "ks": threshold_for_rate(stat["ks"], rate, 1.0),
         }
         if settings.region_size:
-            self._fitting = True
-            regions = [r for _, _, r in self._stats(good_val) if r is not None]
-            self._fitting = False
+            regions = [self._windows(p) for p in parts]
             floor = settings.min_pull_threshold
             self.thresholds["region_mean"] = threshold_for_rate(
                 np.concatenate([r.max_mean for r in regions]), rate, floor
