@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import torch
 
@@ -236,3 +237,21 @@ def test_scouting_cnn_needs_scalars_unless_switched_off() -> None:
 def test_a_config_that_is_not_a_model_is_refused() -> None:
     with pytest.raises(ConfigError, match="not describe a calibration network"):
         build_model(SHAPES, SHAPES)  # type: ignore[arg-type]
+
+
+def test_untrained_heads_start_at_the_target_so_pulls_start_near_one() -> None:
+    from heplearn.calib.train import start_at_target
+
+    rng = np.random.default_rng(3)
+    target = rng.normal(1.02, 0.04, 20_000)
+    model = build_model(_tiny(uncertainty=True), SHAPES).eval()
+    start_at_target(model, target)
+    with torch.no_grad():
+        model.head.linear.weight.zero_()  # only the biases speak: the network's starting point
+        out = model(*_inputs(SHAPES, 4))
+    mean, sigma = out[:, 0].numpy(), np.exp(0.5 * out[:, 1].numpy())
+    np.testing.assert_allclose(mean, 1.02, atol=2e-3)
+    np.testing.assert_allclose(sigma, 0.04, rtol=0.03)
+    pulls = (target - mean[0]) / sigma[0]
+    q25, q75 = np.percentile(pulls, [25, 75])
+    assert abs((q75 - q25) / 1.349 - 1.0) < 0.05

@@ -239,8 +239,9 @@ class ScalerSet:
         scalars = np.empty(features.scalars.shape, dtype=np.float32)
         for s, scaler in enumerate(self.scalars):
             scalars[:, s] = scaler.transform(features.scalars[:, s])
-        scale = np.asarray(self.image_scale)[None, :, None, None]
-        images = (features.images / scale).astype(np.float32)
+        scale = np.asarray(self.image_scale, dtype=np.float32)[None, :, None, None]
+        # float32 throughout: a float64 intermediate of 500k images would need 10 GB.
+        images = np.divide(features.images, scale, dtype=np.float32)
         if self.image_per_event:
             energy = np.array([not name.startswith("time/") for name in self.channel_names])
             # E_acc ≥ 1 GeV guards the rare noise-dominated cluster with E_acc ≤ 0.

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from heplearn import __version__
 from heplearn.calib.bdt import BdtModel, load_bdt, train_bdt
 from heplearn.calib.features import FeatureArrays, load_features, mislabel_mask, split_indices
 from heplearn.calib.inputs import InputShapes
 from heplearn.calib.models import build_model
+from heplearn.calib.models.blocks import OutputHead
 from heplearn.calib.objective import calib_objective
 from heplearn.calib.run_folder import RunFolder
 from heplearn.calib.scalers import ScalerSet
@@ -30,7 +32,14 @@ from heplearn.data.atomic import check_output
 from heplearn.errors import DataError
 from heplearn.training import TensorSet, TrainResult, fit
 
-__all__ = ["TrainSummary", "network_config", "network_tensors", "prepare_split", "train_calib"]
+__all__ = [
+    "TrainSummary",
+    "network_config",
+    "network_tensors",
+    "prepare_split",
+    "start_at_target",
+    "train_calib",
+]
 
 
 @dataclass(frozen=True)
@@ -103,14 +112,23 @@ def network_tensors(
     n = len(features)
     tracks = scaled.tracks if scaled.tracks.size else np.zeros((n, 0, 0), np.float32)
     arrays = {
-        "images": scaled.images.astype(np.float32),
-        "scalars": scaled.scalars.astype(np.float32),
-        "tracks": tracks.astype(np.float32),
+        "images": scaled.images.astype(np.float32, copy=False),
+        "scalars": scaled.scalars.astype(np.float32, copy=False),
+        "tracks": tracks.astype(np.float32, copy=False),
         "weight": features.weights.astype(np.float32),
     }
     if target is not None:
         arrays["target"] = target.astype(np.float32)
     return TensorSet.from_numpy(arrays).channels_last()
+
+
+def start_at_target(model: torch.nn.Module, target: np.ndarray[Any, Any]) -> None:
+    """Start every output head at the target's median and robust variance (eIQR²)."""
+    q25, q50, q75 = np.percentile(target, [25, 50, 75])
+    spread = max(float(q75 - q25) / 1.349, 1e-6)
+    for module in model.modules():
+        if isinstance(module, OutputHead):
+            module.start_at(float(q50), float(np.log(spread**2)))
 
 
 def _fresh_folder(folder: RunFolder, overwrite: bool) -> None:
@@ -180,13 +198,14 @@ def train_calib(
     result = None
     if config.network != "none":
         model = build_model(network_config(config), shapes, where=where)
-        tensors = network_tensors(features, scalers, target)
-        train_set = TensorSet({k: v[split.train] for k, v in tensors.tensors.items()})
-        val_set = TensorSet({k: v[split.val] for k, v in tensors.tensors.items()})
+        start_at_target(model, target[split.train])
+        # Scaled per split, so a 500k-cluster store never holds two scaled copies at once.
+        train_set = network_tensors(features.take(split.train), scalers, target[split.train])
+        val_set = network_tensors(features.take(split.val), scalers, target[split.val])
         result = fit(
             model,
             calib_objective(config.loss, **config.loss_options),
-            (train_set.channels_last(), val_set.channels_last()),
+            (train_set, val_set),
             config.trainer,
             folder.network,
             resume=resume and (folder.network / "last.pt").is_file(),

@@ -35,7 +35,7 @@ class CalibTrainConfig:
     max_events: int | None = setting(None, low=1, high=10**9, doc="use only the first N rows")
     bdt: BdtConfig | None = setting(BdtConfig(), doc="the baseline; null to skip it")
     network: Literal["deepcalo", "scouting-cnn", "none"] = setting("deepcalo")
-    preset: Literal["thesis", "tiny"] = setting("tiny", doc="DeepCalo preset")
+    preset: Literal["thesis", "medium", "tiny"] = setting("tiny", doc="DeepCalo preset")
     deepcalo: DeepCaloConfig | None = setting(None, doc="full DeepCalo settings (over preset)")
     scouting_cnn: ScoutingCNNConfig = setting(ScoutingCNNConfig())
     loss: Literal["logcosh", "mse", "scouting", "gaussian-nll", "beta-nll", "thesis-nll"] = setting(

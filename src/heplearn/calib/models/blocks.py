@@ -90,6 +90,18 @@ class OutputHead(nn.Module):
             self.linear.bias[0] = 1.0
         self.uncertainty = uncertainty
 
+    def start_at(self, centre: float, log_variance: float) -> None:
+        """Start the outputs at the training target's centre and spread.
+
+        An ln σ² head starting at 0 (σ = 100 % on a ratio target) needs hundreds of
+        one-cycle steps to reach the ≈ -7 of a few-per-cent resolution, and the β-NLL weight
+        σ^{2β} slows it further; short trainings then predict σ several times too wide.
+        """
+        with torch.no_grad():
+            self.linear.bias[0] = centre
+            if self.uncertainty:
+                self.linear.bias[1] = log_variance
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.linear(x)
         energy = torch.relu(out[:, :1])
