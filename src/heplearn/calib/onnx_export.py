@@ -21,7 +21,7 @@ from torch import nn
 from heplearn.calib.inputs import InputShapes
 from heplearn.errors import DataError
 
-__all__ = ["INPUT_NAMES", "OUTPUT_NAME", "export_onnx", "onnx_predict"]
+__all__ = ["INPUT_NAMES", "OUTPUT_NAME", "OnnxCalibrator", "export_onnx", "onnx_predict"]
 
 INPUT_NAMES = ("images", "scalars", "tracks")
 OUTPUT_NAME = "output"
@@ -90,58 +90,69 @@ def _example_inputs(
     )
 
 
+class OnnxCalibrator:
+    """An exported calibration model opened once with onnxruntime (CPU), for many batches.
+
+    Raises DataError when ``path`` is not a readable ONNX calibration model.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import onnxruntime
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError("ONNX model", str(self.path), "no such file", "check the path")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only: the batch log is not the place for ORT notes
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime raises its own untyped errors for bad files
+            raise DataError(
+                "not a valid ONNX model",
+                str(self.path),
+                _first_line(err),
+                "re-export the model with export_onnx",
+            ) from err
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        if not self.inputs <= set(INPUT_NAMES) or outputs != [OUTPUT_NAME]:
+            raise DataError(
+                "ONNX model",
+                str(self.path),
+                f"its inputs {sorted(self.inputs)} and outputs {outputs} are not those of a "
+                f"calibration model ({', '.join(INPUT_NAMES)} → {OUTPUT_NAME})",
+                "export it with export_onnx",
+            )
+
+    def __call__(
+        self, images: npt.ArrayLike, scalars: npt.ArrayLike, tracks: npt.ArrayLike
+    ) -> npt.NDArray[np.float32]:
+        """The (N, 1) or (N, 2) output; DataError when the inputs do not fit the model."""
+        given = dict(zip(INPUT_NAMES, (images, scalars, tracks), strict=True))
+        # the exporter may drop an input the model ignores (e.g. tracks of the scouting CNN)
+        feed = {n: np.ascontiguousarray(given[n], dtype=np.float32) for n in self.inputs}
+        try:
+            (result,) = self.session.run([OUTPUT_NAME], feed)
+        except Exception as err:  # shape mismatches surface as onnxruntime runtime errors
+            raise DataError(
+                "inputs to the ONNX model",
+                str(self.path),
+                _first_line(err),
+                "pass arrays with the shapes the model was exported for",
+            ) from err
+        return np.asarray(result, dtype=np.float32)
+
+
 def onnx_predict(
     path: str | Path,
     images: npt.ArrayLike,
     scalars: npt.ArrayLike,
     tracks: npt.ArrayLike,
 ) -> npt.NDArray[np.float32]:
-    """Run the exported model at ``path`` on the CPU; returns the (N, 1) or (N, 2) output.
-
-    Raises DataError when ``path`` is not a readable ONNX calibration model or the inputs
-    do not fit it.
-    """
-    import onnxruntime
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("ONNX model", str(path), "no such file", "check the path")
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # errors only: the batch log is not the place for ORT notes
-    try:
-        session = onnxruntime.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as err:  # onnxruntime raises its own untyped errors for bad files
-        raise DataError(
-            "not a valid ONNX model",
-            str(path),
-            _first_line(err),
-            "re-export the model with export_onnx",
-        ) from err
-    expected = {i.name for i in session.get_inputs()}
-    outputs = [o.name for o in session.get_outputs()]
-    if not expected <= set(INPUT_NAMES) or outputs != [OUTPUT_NAME]:
-        raise DataError(
-            "ONNX model",
-            str(path),
-            f"its inputs {sorted(expected)} and outputs {outputs} are not those of a "
-            f"calibration model ({', '.join(INPUT_NAMES)} → {OUTPUT_NAME})",
-            "export it with export_onnx",
-        )
-    given = dict(zip(INPUT_NAMES, (images, scalars, tracks), strict=True))
-    # the exporter may drop an input the model ignores (e.g. tracks of the scouting CNN)
-    feed = {name: np.ascontiguousarray(given[name], dtype=np.float32) for name in expected}
-    try:
-        (result,) = session.run([OUTPUT_NAME], feed)
-    except Exception as err:  # shape mismatches surface as onnxruntime runtime errors
-        raise DataError(
-            "inputs to the ONNX model",
-            str(path),
-            _first_line(err),
-            "pass arrays with the shapes the model was exported for",
-        ) from err
-    return np.asarray(result, dtype=np.float32)
+    """Run the exported model at ``path`` once on the CPU (see :class:`OnnxCalibrator`)."""
+    return OnnxCalibrator(path)(images, scalars, tracks)
 
 
 def _first_line(err: Exception) -> str:
