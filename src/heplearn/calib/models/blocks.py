@@ -91,13 +91,16 @@ class OutputHead(nn.Module):
         self.uncertainty = uncertainty
 
     def start_at(self, centre: float, log_variance: float) -> None:
-        """Start the outputs at the training target's centre and spread.
+        """Start the outputs exactly at the training target's centre and spread.
 
         An ln σ² head starting at 0 (σ = 100 % on a ratio target) needs hundreds of
         one-cycle steps to reach the ≈ -7 of a few-per-cent resolution, and the β-NLL weight
         σ^{2β} slows it further; short trainings then predict σ several times too wide.
+        The weights start at zero: random ones would put the mean O(1) away from the target
+        while σ is a few per cent, and the first NLL steps would blow up.
         """
         with torch.no_grad():
+            self.linear.weight.zero_()
             self.linear.bias[0] = centre
             if self.uncertainty:
                 self.linear.bias[1] = log_variance
