@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from heplearn.config import parse_config
 from heplearn.errors import ConfigError, DataError
@@ -110,3 +111,31 @@ def test_pickled_code_in_a_checkpoint_is_never_executed(tmp_path: Path) -> None:
 def test_inconsistent_lr_range_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="lr_min"):
         _config(lr_min=0.1, lr_max=0.01)
+
+
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_grad_clip_bounds_every_step_the_optimiser_takes(
+    tmp_path: Path, clip: float | None
+) -> None:
+    norms: list[float] = []
+
+    def record(optimizer: torch.optim.Optimizer, *_: object) -> None:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        fit(
+            _model(),
+            _mse,
+            (_data(500, 1), _data(100, 2)),
+            _config(epochs=2, grad_clip=clip),
+            tmp_path,
+        )
+    finally:
+        handle.remove()
+    assert len(norms) == 2 * 8  # every step seen
+    if clip is None:
+        assert max(norms) > 0.5  # the MSE of an untrained net: the clip below really bites
+    else:
+        assert max(norms) <= clip * (1 + 1e-5)

@@ -23,6 +23,12 @@ class TrainerConfig:
     lr_min: float = setting(1e-4, low=1e-9, high=10.0, doc="lower end of the LR range (thesis)")
     lr_max: float = setting(0.04, low=1e-9, high=10.0, doc="peak LR of the one-cycle (thesis)")
     weight_decay: float = setting(0.0, low=0.0, high=1.0)
+    grad_clip: float | None = setting(
+        None,
+        low=1e-6,
+        high=1e6,
+        doc="clip the gradient norm to this; tames the outlier steps of NLL losses",
+    )
     patience: int = setting(10, low=0, high=100_000, doc="epochs without improvement; 0 = off")
     seed: int = setting(1, low=0, high=2**32 - 1)
     device: str = setting("auto", doc="auto (CUDA when present), cpu, cuda, cuda:N")
