@@ -139,3 +139,13 @@ def test_grad_clip_bounds_every_step_the_optimiser_takes(
         assert max(norms) > 0.5  # the MSE of an untrained net: the clip below really bites
     else:
         assert max(norms) <= clip * (1 + 1e-5)
+
+
+def test_the_validation_objective_picks_the_best_epoch(tmp_path: Path) -> None:
+    def shifted(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return _mse(model, batch) + 100.0
+
+    data = (_data(500, 1), _data(100, 2))
+    fit(_model(), _mse, data, _config(epochs=2), tmp_path, val_objective=shifted)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["val_loss"] >= 100.0 > r["train_loss"] for r in rows)

@@ -210,6 +210,10 @@ def train_calib(
             folder.network,
             resume=resume and (folder.network / "last.pt").is_file(),
             progress=progress,
+            val_objective=calib_objective(
+                config.validation_loss,
+                **(config.loss_options if config.validation_loss == config.loss else {}),
+            ),
         )
     return TrainSummary(
         folder.path, len(split.train), len(split.val), len(split.test), bdt_loss, result

@@ -61,6 +61,15 @@ class CalibTrainConfig:
         return self.loss in {"gaussian-nll", "beta-nll", "thesis-nll"}
 
     @property
+    def validation_loss(self) -> str:
+        """The loss that picks the best epoch.
+
+        The plain Gaussian NLL for every uncertainty loss: the β-NLL weight σ^{2β} makes a
+        model with a better-fitted (smaller) σ score worse, so its own value cannot rank epochs.
+        """
+        return "gaussian-nll" if self.uncertainty else self.loss
+
+    @property
     def loss_options(self) -> dict[str, float]:
         """Keyword options of the chosen loss."""
         if self.loss == "beta-nll":

@@ -217,8 +217,13 @@ def fit(
     *,
     resume: bool = False,
     progress: bool = False,
+    val_objective: Objective | None = None,
 ) -> TrainResult:
-    """Train ``model`` on (train, val) in place; it ends with the best epoch's weights."""
+    """Train ``model`` on (train, val) in place; it ends with the best epoch's weights.
+
+    ``val_objective`` scores the validation set (default: ``objective``); it picks the best
+    epoch, so it must rank models fairly across epochs, which a re-weighted loss may not.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     engine = _engine(model, config, len(data[0]))
@@ -233,7 +238,7 @@ def fit(
         tick = time.perf_counter()
         train_loss = _train_epoch(wrapped, objective, train, engine, epoch)
         _check_finite(train_loss, epoch, run_dir)
-        val_loss = _evaluate(model, objective, val, engine)
+        val_loss = _evaluate(model, val_objective or objective, val, engine)
         seconds = time.perf_counter() - tick
         improved = val_loss < state.best_loss
         state = _Progress(
