@@ -38,6 +38,14 @@ class Energies:
     network: Array | None
     sigma: Array | None  # the network's per-cluster σ_E [GeV] (uncertainty head)
 
+    def pulls(self, e_truth: Array) -> tuple[Array, Array]:
+        """(E_network − E_truth)/σ_E, and where it is defined (σ_E > 0: E_acc > 0)."""
+        assert self.network is not None and self.sigma is not None
+        defined = self.sigma > 0
+        pull = np.zeros_like(self.network)
+        pull[defined] = (self.network[defined] - e_truth[defined]) / self.sigma[defined]
+        return pull, defined
+
     def methods(self) -> dict[str, Array]:
         found = {"e_acc": self.e_acc, "bdt": self.bdt, "network": self.network}
         return {name: value for name, value in found.items() if value is not None}

@@ -113,7 +113,9 @@ def _binned(energies: Energies, f: FeatureArrays, n_boot: int) -> dict[str, Any]
 def _pulls(energies: Energies, f: FeatureArrays) -> dict[str, Any]:
     if energies.sigma is None or energies.network is None:
         return {}
-    pull = (energies.network - f.e_truth) / energies.sigma
+    pull, defined = energies.pulls(f.e_truth)
+    undefined = int((~defined).sum())  # clusters with E_acc ≤ 0 carry no σ_E
+    pull, f = pull[defined], f.take(np.flatnonzero(defined))
     rows = []
     abs_eta = np.abs(f.eta)
     for lo_eta, hi_eta in itertools.pairwise(ABS_ETA_EDGES):
@@ -132,6 +134,7 @@ def _pulls(energies: Energies, f: FeatureArrays) -> dict[str, Any]:
         "pull_width": eiqr(pull),
         "pull_mean": float(np.median(pull)),
         "pull_std_clipped": float(np.std(np.clip(pull, -5, 5))),
+        "pull_undefined": undefined,
         "pull_binned": rows,
     }
 

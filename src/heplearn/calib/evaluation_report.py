@@ -84,7 +84,8 @@ def _masses(ev: Evaluation, folder: Path) -> list[tuple[Path, str]]:
 def _pulls(ev: Evaluation, folder: Path) -> Path | None:
     if ev.energies.sigma is None or ev.energies.network is None:
         return None
-    pull = (ev.energies.network - ev.features.e_truth) / ev.energies.sigma
+    pull, defined = ev.energies.pulls(ev.features.e_truth)
+    pull = pull[defined]
     with figure() as (fig, ax):
         bins = np.linspace(-5, 5, 61)
         ax.hist(

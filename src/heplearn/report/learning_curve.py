@@ -21,7 +21,9 @@ def plot_learning_curve(
         epochs = [row["epoch"] for row in history]
         ax.plot(epochs, [row["train_loss"] for row in history], "o-", label="train")
         ax.plot(epochs, [row["val_loss"] for row in history], "s-", label="validation")
-        ax.set_yscale("log")
+        losses = [row[k] for row in history for k in ("train_loss", "val_loss")]
+        if min(losses) > 0:  # NLL losses go negative: those stay on a linear axis
+            ax.set_yscale("log")
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Loss")
         ax.legend()
