@@ -23,6 +23,7 @@ from heplearn.calib.inputs import InputShapes
 from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
 from heplearn.calib.objective import calib_objective
+from heplearn.calib.resolution_metrics import eiqr
 from heplearn.calib.run_folder import RunFolder
 from heplearn.calib.scalers import ScalerSet
 from heplearn.calib.targets import make_target
@@ -124,11 +125,10 @@ def network_tensors(
 
 def start_at_target(model: torch.nn.Module, target: np.ndarray[Any, Any]) -> None:
     """Start every output head at the target's median and robust variance (eIQR²)."""
-    q25, q50, q75 = np.percentile(target, [25, 50, 75])
-    spread = max(float(q75 - q25) / 1.349, 1e-6)
+    centre, spread = float(np.median(target)), max(eiqr(target), 1e-6)
     for module in model.modules():
         if isinstance(module, OutputHead):
-            module.start_at(float(q50), float(np.log(spread**2)))
+            module.start_at(centre, float(np.log(spread**2)))
 
 
 def _fresh_folder(folder: RunFolder, overwrite: bool) -> None:
