@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtri
 
 from heplearn.errors import ConfigError, DataError
+from heplearn.stats.spread import eiqr, gauss_width
 
 __all__ = [
     "MIN_BIN_EVENTS",
@@ -38,18 +38,6 @@ MIN_BIN_EVENTS = 10
 
 # Percentiles read in one pass: the 95 % interval, the quartiles and the median.
 _PERCENTILES = (2.5, 25.0, 50.0, 75.0, 97.5)
-
-
-def _gauss_width(coverage: float) -> float:
-    """Width of the central ``coverage`` interval of a unit Gaussian (1.349 for 50 %)."""
-    if not 0.0 < coverage < 1.0:
-        raise ConfigError(
-            f"coverage {coverage}",
-            "eiqr(coverage=...)",
-            "it is the fraction of events in the central interval, between 0 and 1",
-            "use 0.5 (interquartile range) or 0.95",
-        )
-    return float(2.0 * ndtri(0.5 + coverage / 2.0))
 
 
 def relative_energy(e_calib: np.ndarray, e_truth: np.ndarray) -> np.ndarray:
@@ -78,20 +66,6 @@ def relative_energy(e_calib: np.ndarray, e_truth: np.ndarray) -> np.ndarray:
             "drop them before computing metrics",
         )
     return calib / truth
-
-
-def eiqr(re: np.ndarray, coverage: float = 0.5) -> float:
-    """Effective IQR: width of the central ``coverage`` of ``re`` scaled to a Gaussian σ.
-
-    ``coverage=0.5`` is eq. 4.6, (P75 − P25)/1.349; ``0.95`` is
-    (P97.5 − P2.5)/(2·1.95996).  NaN for an empty sample.
-    """
-    scale = _gauss_width(coverage)
-    values = np.asarray(re, dtype=np.float64).ravel()
-    if values.size == 0:
-        return math.nan
-    low, high = np.percentile(values, [50.0 * (1 - coverage), 50.0 * (1 + coverage)])
-    return float(high - low) / scale
 
 
 def _relative(model_width: float, baseline_width: float) -> float:
@@ -176,7 +150,7 @@ def _bin_statistics(re: np.ndarray) -> np.ndarray:
     """Per model (rows of ``re``): median, eIQR, eIQR95."""
     p = np.percentile(re, _PERCENTILES, axis=1)
     return np.stack(
-        [p[2], (p[3] - p[1]) / _gauss_width(0.5), (p[4] - p[0]) / _gauss_width(0.95)], axis=1
+        [p[2], (p[3] - p[1]) / gauss_width(0.5), (p[4] - p[0]) / gauss_width(0.95)], axis=1
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
+from heplearn.stats.spread import relative_eiqr
+
 __all__ = ["fit_resolution_terms", "fit_resolution_with_noise", "relative_width"]
 
 Array = np.ndarray[Any, Any]
@@ -18,8 +20,7 @@ Array = np.ndarray[Any, Any]
 
 def relative_width(response: Array) -> float:
     """IQR/1.349 of ``response`` over its median."""
-    q25, q50, q75 = np.percentile(response, [25, 50, 75])
-    return float((q75 - q25) / 1.349 / q50)
+    return relative_eiqr(response)
 
 
 def fit_resolution_terms(energy: Array, width: Array) -> tuple[float, float]:

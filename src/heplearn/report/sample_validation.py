@@ -23,6 +23,7 @@ from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.detector.resolution import fit_resolution_with_noise, relative_width
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
+from heplearn.stats.spread import eiqr
 
 __all__ = ["validate_calib_sample"]
 
@@ -152,7 +153,7 @@ def _pileup(data: dict[str, Array], folder: Path) -> Path:
             ]
         for label, mask in groups:
             if mask.sum() >= MIN_ENTRIES:
-                spread = np.subtract(*np.percentile(difference[mask], [75, 25])) / 1.349
+                spread = eiqr(difference[mask])
                 ax.hist(
                     difference[mask],
                     bins=np.linspace(-10, 10, 81),
@@ -190,7 +191,7 @@ def _mass_plot(data: dict[str, Array], folder: Path) -> tuple[Path, dict[str, fl
             "generated median [GeV]": float(np.median(truth)),
             "reconstructed median [GeV]": float(np.median(reco)),
             "reconstructed mode [GeV]": float(peak),
-            "reconstructed σ_IQR [GeV]": float(np.subtract(*np.percentile(reco, [75, 25])) / 1.349),
+            "reconstructed σ_IQR [GeV]": eiqr(reco),
         }
         return save_figure(fig, folder, "mass"), numbers
 
