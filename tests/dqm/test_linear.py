@@ -99,3 +99,16 @@ def test_mlp_learns_and_round_trips(tmp_path: Path) -> None:
     again = load_model(tmp_path / "mlp")
     np.testing.assert_allclose(model.anomaly_score(test), again.anomaly_score(test), rtol=1e-6)
     np.testing.assert_allclose(model.score_channels(test), again.score_channels(test), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lr", "mlp"])
+def test_probabilities_from_stored_arrays_match_scikit_learn(name: str, tmp_path: Path) -> None:
+    # Scoring uses the saved weights (float32 fits: agreement to float32 rounding).
+    config = parse_config(DqmModelConfig, {"model": name, "mlp": {"hidden": [8], "max_iter": 30}})
+    model = build_model(config)
+    assert isinstance(model, (LogisticModel, MlpModel))
+    model.fit(sample(90, 9), sample(30, 10), tmp_path / "run")
+    features = model._features(sample(20, 11))
+    np.testing.assert_allclose(
+        model._proba(features), model.estimator.predict_proba(features), atol=1e-5
+    )

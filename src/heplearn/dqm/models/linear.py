@@ -9,7 +9,8 @@ pushing the map towards a fault.  The channel threshold is chosen so that at
 most ``FLAG_FALSE_RATE`` of the good validation maps have a flagged channel.
 
 Saved without pickle: weights, biases and classes in safetensors, settings in
-JSON; ``load`` rebuilds the scikit-learn estimator from them.  The model only
+JSON.  Probabilities come from those arrays (ReLU hidden layers, then softmax, or the
+logistic of a single output), so a loaded model needs no scikit-learn internals.  The model only
 accepts maps of its training shape (``fixed_shape``).
 """
 
@@ -23,7 +24,6 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import LabelBinarizer
 
 from heplearn.dqm.maps import MapSet, check_counts
 from heplearn.dqm.models.base import MapModel, read_model_files, write_model_files
@@ -59,9 +59,6 @@ class SklearnMapModel(MapModel):
         raise NotImplementedError
 
     def _layers_from_estimator(self) -> tuple[list[Array], list[Array]]:
-        raise NotImplementedError
-
-    def _rebuild_estimator(self) -> Any:
         raise NotImplementedError
 
     # ---- shared ----
@@ -100,7 +97,17 @@ class SklearnMapModel(MapModel):
         self.channel_threshold = threshold_for_rate(per_map, FLAG_FALSE_RATE, 1e-6)
 
     def _proba(self, features: Array) -> Array:
-        return np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
+        # The stored arrays, not the estimator: fitted and loaded models score identically.
+        z = np.asarray(features, dtype=np.float64)
+        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            z = np.maximum(z @ w + b, 0.0)
+        logits = z @ self.weights[-1] + self.biases[-1]
+        if logits.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -700.0, 700.0)))
+            return np.stack([1.0 - p, p], axis=1)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return np.asarray(e / e.sum(axis=1, keepdims=True))
 
     def predict_class(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.int64]]:
         proba = self._proba(self._features(maps))
@@ -173,7 +180,6 @@ class SklearnMapModel(MapModel):
         model.weights = [arrays[f"layer{i}.weight"] for i in range(int(meta["n_layers"]))]
         model.biases = [arrays[f"layer{i}.bias"] for i in range(int(meta["n_layers"]))]
         model.channel_threshold = float(meta["channel_threshold"])
-        model.estimator = model._rebuild_estimator()
         return model
 
 
@@ -188,14 +194,6 @@ class LogisticModel(SklearnMapModel):
 
     def _layers_from_estimator(self) -> tuple[list[Array], list[Array]]:
         return [np.asarray(self.estimator.coef_).T.copy()], [np.asarray(self.estimator.intercept_)]
-
-    def _rebuild_estimator(self) -> LogisticRegression:
-        estimator = self._make_estimator()
-        estimator.coef_ = self.weights[0].T.copy()
-        estimator.intercept_ = self.biases[0].copy()
-        estimator.classes_ = self.classes.copy()
-        estimator.n_features_in_ = int(self.weights[0].shape[0])
-        return estimator
 
 
 class MlpModel(SklearnMapModel):
@@ -219,16 +217,3 @@ class MlpModel(SklearnMapModel):
             [np.asarray(b).copy() for b in self.estimator.intercepts_],
         )
 
-    def _rebuild_estimator(self) -> MLPClassifier:
-        estimator = self._make_estimator()
-        estimator.coefs_ = [w.copy() for w in self.weights]
-        estimator.intercepts_ = [b.copy() for b in self.biases]
-        estimator.classes_ = self.classes.copy()
-        estimator.n_features_in_ = int(self.weights[0].shape[0])
-        estimator.n_layers_ = len(self.weights) + 1
-        estimator.n_outputs_ = int(self.weights[-1].shape[1])
-        estimator.out_activation_ = "logistic" if estimator.n_outputs_ == 1 else "softmax"
-        binarizer = LabelBinarizer()
-        binarizer.fit(self.classes)
-        estimator._label_binarizer = binarizer
-        return estimator
