@@ -216,4 +216,3 @@ class MlpModel(SklearnMapModel):
             [np.asarray(w).copy() for w in self.estimator.coefs_],
             [np.asarray(b).copy() for b in self.estimator.intercepts_],
         )
-
