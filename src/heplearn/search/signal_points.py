@@ -7,18 +7,27 @@ the ensemble are evaluated at the point's masses and family.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from heplearn.data.reader import open_store
 from heplearn.errors import ConfigError, DataError
 from heplearn.search.models import Classifier, signal_family
 from heplearn.search.observables import EventTable
 
-__all__ = ["SignalPoint", "declared_signal", "point_events", "resolve_points", "score_events"]
+__all__ = [
+    "SignalPoint",
+    "StoreConfigWarning",
+    "declared_signal",
+    "point_events",
+    "resolve_points",
+    "score_events",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -44,16 +53,35 @@ class SignalPoint:
         }
 
 
+class StoreConfigWarning(UserWarning):
+    """A store's own generation config could not be read; its event labels are used instead."""
+
+
 def declared_signal(data: Path) -> set[str]:
-    """Signal sample names from the store's resolved config (the table may lack some events)."""
+    """Signal sample names from the store's resolved config (the table may lack some events).
+
+    An imported store (no config, or one of another kind) falls back to the event labels
+    silently; a ``search-sample`` config that fails to parse falls back with a
+    :class:`StoreConfigWarning` naming the store and the reason.
+    """
     from heplearn.generate.search import sample_table
 
     text = open_store(data).provenance.get("config")
-    if isinstance(text, str):
-        try:
-            return {s["name"] for s in sample_table(text) if s["is_signal"]}
-        except (ConfigError, ValueError, TypeError, KeyError):
-            pass  # an imported store: fall back to the event labels
+    if not isinstance(text, str):
+        return set()
+    try:
+        head = yaml.safe_load(text)
+        if isinstance(head, dict) and head.get("kind") not in (None, "search-sample"):
+            return set()  # e.g. an import mapping: the labels are all there is
+        return {s["name"] for s in sample_table(text) if s["is_signal"]}
+    except (yaml.YAMLError, ConfigError, ValueError, TypeError, KeyError) as err:
+        reason = str(err).replace("\n", " ")
+        warnings.warn(
+            f"{data}: the store's own config cannot be read ({type(err).__name__}: {reason}); "
+            "signal samples are taken from the event labels only",
+            StoreConfigWarning,
+            stacklevel=2,
+        )
     return set()
 
 
