@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from heplearn.calib.train import prepare_split
 from heplearn.data.reader import open_store
 from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.errors import DataError
+from heplearn.report.metrics_json import json_safe
 
 __all__ = ["ABS_ETA_EDGES", "ET_EDGES", "MU_EDGES", "Evaluation", "evaluate_run"]
 
@@ -49,19 +49,6 @@ class Evaluation:
     energies: Energies
     masses: dict[str, Array]
     mass_fits: dict[str, MassFit]  # the fits that converged, drawn by the report
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _features_for(run: CalibRun, data: Path) -> tuple[FeatureArrays, Array, str]:
@@ -230,7 +217,7 @@ def evaluate_run(
         "info": run.info,
         "history": _history(run),
     }
-    return Evaluation(_clean(metrics), features, energies, masses, mass_fits)
+    return Evaluation(json_safe(metrics), features, energies, masses, mass_fits)
 
 
 def _history(run: CalibRun) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from heplearn.data.atomic import atomic_output
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
 from heplearn.report.learning_curve import plot_learning_curve
+from heplearn.report.metrics_json import write_metrics_json
 
 __all__ = ["write_evaluation"]
 
@@ -188,7 +189,7 @@ def write_evaluation(ev: Evaluation, out: str | Path, *, overwrite: bool = False
             (plot_learning_curve(ev.metrics["training"]["history"], tmp), "learning curve"),
         ]
         figures += _masses(ev, tmp) + _importance(ev, tmp)
-        (tmp / "metrics.json").write_text(json.dumps(ev.metrics, indent=2) + "\n")
+        write_metrics_json(tmp / "metrics.json", ev.metrics)
         report = HtmlReport("Calibration evaluation")
         report.paragraph(
             f"{ev.metrics['n_clusters']} clusters ({ev.metrics['selection']}) of "

@@ -7,7 +7,6 @@ one table on the same held-out maps.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from heplearn.dqm.labels import CLASS_NAMES
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
 from heplearn.report.learning_curve import plot_learning_curve
+from heplearn.report.metrics_json import write_metrics_json
 from heplearn.stats import roc_curve
 
 __all__ = ["write_dqm_evaluation"]
@@ -153,7 +153,7 @@ def write_dqm_evaluation(
     }
     with atomic_output(out, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_metrics_json(tmp / "metrics.json", metrics)
         report = HtmlReport("Data-quality monitoring: evaluation")
         report.paragraph(
             f"{len(held_out.maps)} maps ({held_out.selection}) of {data}, shape "

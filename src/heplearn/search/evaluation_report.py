@@ -9,7 +9,6 @@ training warnings (the thesis' raw-MC-weight collapse).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from heplearn.config import dump_config
 from heplearn.data.atomic import atomic_output
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
+from heplearn.report.metrics_json import write_metrics_json
 from heplearn.search.evaluate import MethodScores, SearchEvaluation, z_curve
 from heplearn.stats import roc_curve
 
@@ -273,7 +273,7 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
 def write_evaluation_files(evaluation: SearchEvaluation, folder: Path) -> Path:
     """Write ``metrics.json``, the figures and ``report.html`` into the existing ``folder``."""
     metrics = evaluation.metrics
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_metrics_json(folder / "metrics.json", metrics)
     report = HtmlReport("New-physics search: significance per signal point and method")
     report.paragraph(
         f"{metrics['events']['evaluated']} preselected events ({metrics['selection']}) of "

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from safetensors.numpy import save_file
 from heplearn.config import dump_config
 from heplearn.data.atomic import atomic_output
 from heplearn.errors import ConfigError
+from heplearn.report.metrics_json import json_safe
 from heplearn.search.cuts import THESIS_CUTS, optimise_cuts
 from heplearn.search.models import Classifier, build_classifier
 from heplearn.search.observables import EventTable, build_table
@@ -62,19 +62,6 @@ RUN_INFO = "run.json"
 JET_MEANS = "jet_means.json"
 #: Classifiers trained once over every signal point (the others are trained per point).
 GLOBAL_METHODS = ("parameterised_nn", "ensemble")
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON data: NaN/inf floats become None, numpy scalars Python numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(float(value)) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _weights(table: EventTable, config: SearchTrainConfig) -> Array:
