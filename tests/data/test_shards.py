@@ -62,19 +62,23 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     result = subprocess.run([sys.executable, "-c", KILL_MID_SHARD, str(killed)], check=False)
     assert result.returncode == -9
-    assert sorted(p.name for p in killed.iterdir() if not p.name.startswith(".")) == [
+    # Nothing under the final name; the shards done so far wait in the partial folder.
+    assert not killed.exists()
+    partial = tmp_path / ".killed.partial"
+    assert sorted(p.name for p in partial.iterdir() if not p.name.startswith(".")) == [
         "shard-00000.h5",
         "shard-00001.h5",
     ]
-    assert any(p.name.startswith(".shard-00002.h5.tmp-") for p in killed.iterdir())
-    with pytest.raises(DataError, match="incomplete sharded store"):
+    assert any(p.name.startswith(".shard-00002.h5.tmp-") for p in partial.iterdir())
+    with pytest.raises(DataError, match="store not found"):
         open_store(killed)
-    done_before = {p.name: p.stat().st_mtime_ns for p in killed.glob("shard-*.h5")}
+    done_before = {p.name: p.stat().st_mtime_ns for p in partial.glob("shard-*.h5")}
 
     calib_dataset(CONFIG, killed)
 
     assert {p.name: p.stat().st_mtime_ns for p in killed.glob("shard-0000[01].h5")} == done_before
     assert not [p for p in killed.iterdir() if p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     manifests = [json.loads((d / "manifest.json").read_text()) for d in (clean, killed)]
     assert [s["checksum"] for s in manifests[0]["shards"]] == [
         s["checksum"] for s in manifests[1]["shards"]

@@ -10,10 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from heplearn.config import load_config
+from heplearn.data.atomic import atomic_output, check_output
 from heplearn.data.importer import import_file
 from heplearn.data.inspect import describe_store
 from heplearn.data.mapping import ImportMapping
+from heplearn.data.reader import open_store
 from heplearn.data.root_export import export_root
+from heplearn.errors import ConfigError
 from heplearn.report import validate_calib_sample
 
 __all__ = ["app"]
@@ -115,16 +118,44 @@ def inspect_command(
 @app.command(name="validate")
 def validate_command(
     store: Path = typer.Argument(..., help="Calibration store (file or sharded folder)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the figures and report.html."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the figures and report.html."
+    ),
+    integrity: bool = typer.Option(
+        False, "--integrity", help="Read every value back and check the store's checksums."
+    ),
+    overwrite: bool = OVERWRITE,
 ) -> None:
     """Physics validation of a calibration sample: ΔE/E, resolution terms, images, masses.
 
-    Example:
+    With --integrity, first check every shard against the checksums in its manifest (any
+    store; --out is then optional).
+
+    Examples:
 
       heplearn data validate zee --out zee-validation
+
+      heplearn data validate zee --integrity
     """
-    numbers = validate_calib_sample(store, out)
+    if out is None and not integrity:
+        raise ConfigError(
+            "option --out",
+            "heplearn data validate",
+            "the physics validation needs a folder for its report",
+            "give --out FOLDER, or --integrity to check the checksums only",
+        )
     console = Console()
+    if integrity:
+        checked = open_store(store, verify=True)
+        console.print(
+            f"integrity: {checked.rows} rows in {len(checked.segments)} file(s) of {store} "
+            "read back; checksums match"
+        )
+    if out is None:
+        return
+    check_output(out, overwrite)  # refuse before the read, not after
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        numbers = validate_calib_sample(store, tmp)
     for particle, terms in numbers["resolution_terms"].items():
         a, b, c = terms["stochastic"], terms["noise_gev"], terms["constant"]
         console.print(f"{particle}: a = {a:.4f} √GeV, b = {b:.3f} GeV, c = {c:.4f}")

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from heplearn.config import config_to_dict, load_config, parse_config
+from heplearn.data.atomic import atomic_output
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
 from heplearn.generate.runner import RunOptions
@@ -71,7 +72,9 @@ def calib_command(
     Console().print(f"wrote {settings.events} events in {settings.n_shards} shards to {store}")
     if validate:
         folder = store.parent / f"{store.name}-validation"
-        validate_calib_sample(store, folder)
+        # The report is derived from this very store, so a rerun may replace it.
+        with atomic_output(folder, overwrite=True) as tmp:
+            validate_calib_sample(store, tmp)
         Console().print(f"validation report: {folder / 'report.html'}")
 
 

@@ -18,6 +18,7 @@ import awkward as ak
 import h5py
 import numpy as np
 
+from heplearn.data.integrity import safe_shard_path, stamped_checksums, verify_file
 from heplearn.data.schema import (
     SCHEMA_VERSION,
     Column,
@@ -37,10 +38,12 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 @dataclass(frozen=True)
 class Segment:
-    """One file of a store and its row count."""
+    """One file of a store, its row count and the checksums the manifest lists for it."""
 
     path: Path
     rows: int
+    checksum: str | None = None
+    field_checksums: dict[str, str] | None = None
 
 
 @dataclass
@@ -117,6 +120,19 @@ class Store:
             for name in names:
                 counts[name] += count_nonfinite(batch[name])
         return {name: n for name, n in counts.items() if n}
+
+    def verify(self) -> None:
+        """Read every value back and compare with the checksums written with the store.
+
+        Raises one DataError naming the file and the field whose values changed (a flipped
+        byte, a truncated copy).  A single store file is checked against the checksums it
+        carries, if any; otherwise only that every field can be read back.
+        """
+        for segment in self.segments:
+            if self.is_sharded:
+                verify_file(segment.path, segment.checksum, segment.field_checksums)
+            else:
+                verify_file(segment.path, *stamped_checksums(segment.path))
 
     def check_finite(self, fields: Sequence[str] | None = None) -> None:
         """Raise DataError naming each field with NaN/inf and its count."""
@@ -241,9 +257,18 @@ def _open_sharded(folder: Path) -> Store:
     try:
         manifest = json.loads(manifest_path.read_text())
         version = int(manifest["schema_version"])
-        shards = [(folder / s["file"], int(s["rows"])) for s in manifest["shards"]]
+        entries = list(manifest["shards"])
+        shards = [
+            Segment(
+                safe_shard_path(folder, s["file"], str(manifest_path)),
+                int(s["rows"]),
+                None if s.get("checksum") is None else str(s["checksum"]),
+                None if s.get("field_checksums") is None else dict(s["field_checksums"]),
+            )
+            for s in entries
+        ]
         schema = schema_from_json(json.dumps(manifest["schema"]))
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataError(
             "unreadable manifest",
             str(manifest_path),
@@ -258,7 +283,8 @@ def _open_sharded(folder: Path) -> Store:
             "upgrade heplearn",
         )
     segments = []
-    for path, rows in shards:
+    for segment in shards:
+        path, rows = segment.path, segment.rows
         if not path.is_file():
             raise DataError(
                 "missing shard",
@@ -274,7 +300,7 @@ def _open_sharded(folder: Path) -> Store:
                 "different fields or row count",
                 "regenerate the store",
             )
-        segments.append(Segment(path, rows))
+        segments.append(segment)
     return Store(
         path=folder,
         schema=schema,
@@ -290,8 +316,13 @@ def open_store(
     *,
     required: Mapping[str, FieldSpec | None] | None = None,
     check_finite: bool = False,
+    verify: bool = False,
 ) -> Store:
-    """Open a store file or sharded folder, validate it, and optionally check fields and NaN/inf."""
+    """Open a store file or sharded folder, validate it, and optionally check fields and NaN/inf.
+
+    ``verify`` reads every value back and compares it with the store's checksums
+    (:meth:`Store.verify`); it costs one full read of the store.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError("store not found", str(path), "no such file or folder", "check the path")
@@ -309,6 +340,8 @@ def open_store(
         )
     if required:
         store.require(required)
+    if verify:
+        store.verify()
     if check_finite:
         store.check_finite()
     return store

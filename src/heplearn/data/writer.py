@@ -17,7 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from heplearn.data.atomic import check_output, remove_path, temporary_path
+from heplearn.data.atomic import check_output, remove_path, replace_path, temporary_path
 from heplearn.data.schema import (
     SCHEMA_VERSION,
     Column,
@@ -30,7 +30,7 @@ from heplearn.data.schema import (
 )
 from heplearn.errors import SchemaError
 
-__all__ = ["StoreWriter", "checksum_columns", "write_store"]
+__all__ = ["StoreWriter", "checksum_columns", "field_checksums", "hash_column", "write_store"]
 
 #: Target size of one HDF5 chunk; ~1 MiB balances compression ratio and random access.
 CHUNK_BYTES = 1 << 20
@@ -41,20 +41,34 @@ def _chunk_rows(spec: FieldSpec) -> int:
     return max(1, min(CHUNK_BYTES // max(row_bytes, 1), 65536))
 
 
+def hash_column(digest: Any, name: str, column: Column) -> None:
+    """Feed one column's name, type and values into ``digest`` (the checksum format)."""
+    spec = spec_of(column)
+    digest.update(f"{name}:{spec.describe()}\n".encode())
+    if spec.jagged:
+        offsets, content = jagged_to_parts(column)
+        digest.update(np.ascontiguousarray(offsets).tobytes())
+        digest.update(np.ascontiguousarray(content).tobytes())
+    else:
+        digest.update(np.ascontiguousarray(column).tobytes())
+
+
 def checksum_columns(columns: Mapping[str, Column]) -> str:
     """SHA-256 of the columns' names, types and values (independent of HDF5 file layout)."""
     digest = hashlib.sha256()
     for name in sorted(columns):
-        column = columns[name]
-        spec = spec_of(column)
-        digest.update(f"{name}:{spec.describe()}\n".encode())
-        if spec.jagged:
-            offsets, content = jagged_to_parts(column)
-            digest.update(np.ascontiguousarray(offsets).tobytes())
-            digest.update(np.ascontiguousarray(content).tobytes())
-        else:
-            digest.update(np.ascontiguousarray(column).tobytes())
+        hash_column(digest, name, columns[name])
     return digest.hexdigest()
+
+
+def field_checksums(columns: Mapping[str, Column]) -> dict[str, str]:
+    """SHA-256 of each column's name, type and values, so that a mismatch names its field."""
+    sums = {}
+    for name in sorted(columns):
+        digest = hashlib.sha256()
+        hash_column(digest, name, columns[name])
+        sums[name] = digest.hexdigest()
+    return sums
 
 
 class StoreWriter:
@@ -104,9 +118,7 @@ class StoreWriter:
         if exc_type is not None:
             remove_path(self._tmp)
             return
-        if self.path.exists():
-            remove_path(self.path)
-        self._tmp.replace(self.path)
+        replace_path(self._tmp, self.path)
 
     def _create(self, name: str, spec: FieldSpec) -> None:
         assert self._file is not None

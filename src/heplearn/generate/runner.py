@@ -2,8 +2,9 @@
 
 Shards are independent and seeded by (seed, shard), so the store is the same
 whether they ran in one process, K processes or on a Dask cluster.  Workers
-write their shards themselves (atomically); the manifest is written last by
-the caller's process.  A rerun skips the shards already complete.
+write their shards themselves (atomically) into the store's partial folder; the
+manifest is written last by the caller's process, which then renames the folder
+into place.  A rerun skips the shards already complete and intact.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def run_sharded(
         ),
         overwrite=overwrite,
     )
-    job = ShardJob(config, simulate, str(out), writer.fingerprint, writer.provenance)
+    job = ShardJob(config, simulate, str(writer.folder), writer.fingerprint, writer.provenance)
     todo = [shard for shard in range(n_shards) if not writer.is_done(shard)]
     with progress_bar(label, n_shards, enabled=progress) as advance:
         advance(n_shards - len(todo))
