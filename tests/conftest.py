@@ -14,6 +14,31 @@ import pytest
 from heplearn.cli.main import main
 from heplearn.config import parse_config
 from heplearn.generate import CalibSampleConfig, calib_dataset
+from strict_json import strict_json_errors
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``gpu`` tests, with the reason, where torch sees no CUDA device."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch  # only when a gpu test was collected
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def strict_metrics_json(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, every metrics.json any test wrote must be strict JSON."""
+    yield
+    count, errors = strict_json_errors(tmp_path_factory.getbasetemp())
+    assert not errors, f"{len(errors)} of {count} metrics.json are not strict JSON:\n" + "\n".join(
+        errors
+    )
 
 
 @dataclass(frozen=True)
