@@ -37,7 +37,11 @@ def test_tuning_improves_on_the_first_trial(data: dict[str, Any], tmp_path: Path
     trials = _study(url, "t").trials
     assert (result.n_trials, result.n_new_trials, len(trials)) == (4, 4, 4)
     assert trials[0].value is not None
-    assert result.best_value <= trials[0].value
+    # The search finds a much better point than its first draw and than the untuned BASE
+    # (measured: 0.0004 vs 0.0068 and 0.0015).
+    assert result.best_value < 0.5 * trials[0].value
+    untuned = train_bdt(BASE, *data.values(), feature_names=["x0", "x1", "x2"]).best_score
+    assert result.best_value < 0.8 * untuned
     assert result.best_value == min(t.value for t in trials if t.value is not None)
     # The returned config reproduces the best trial's loss when trained again.
     tuned = set(SEARCH_SPACE)
