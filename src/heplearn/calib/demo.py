@@ -6,6 +6,7 @@ from pathlib import Path
 
 from heplearn.calib.evaluate import evaluate_run
 from heplearn.calib.evaluation_report import write_evaluation
+from heplearn.calib.run_staging import resume_source
 from heplearn.calib.train import train_calib
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import parse_config
@@ -72,7 +73,7 @@ def calib_demo(
     config = _train_config(quick)
     # A rerun with the same settings continues (or finds it finished); other settings need
     # --overwrite, which starts afresh.
-    resume = (run / "config.yaml").is_file() and not overwrite
+    resume = resume_source(run).config.is_file() and not overwrite
     train_calib(config, guns, run, resume=resume, overwrite=overwrite, progress=progress)
     evaluation = evaluate_run(run, zee_store, n_boot=50 if quick else 200)
     write_evaluation(evaluation, out / "calib-report", overwrite=True)

@@ -8,7 +8,6 @@ A killed run resumes with ``resume=True`` from its last complete epoch.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,11 @@ from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
 from heplearn.calib.objective import calib_objective
 from heplearn.calib.resolution_metrics import eiqr
-from heplearn.calib.run_folder import RunFolder
+from heplearn.calib.run_staging import publish_run, resume_source, start_run
 from heplearn.calib.scalers import ScalerSet
 from heplearn.calib.targets import make_target
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import config_to_dict, dump_config
-from heplearn.data.atomic import check_output
 from heplearn.errors import DataError
 from heplearn.training import TensorSet, TrainResult, fit
 
@@ -131,13 +129,6 @@ def start_at_target(model: torch.nn.Module, target: np.ndarray[Any, Any]) -> Non
             module.start_at(centre, float(np.log(spread**2)))
 
 
-def _fresh_folder(folder: RunFolder, overwrite: bool) -> None:
-    check_output(folder.path, overwrite)
-    if folder.path.exists():
-        shutil.rmtree(folder.path)
-    folder.path.mkdir(parents=True)
-
-
 def _train_bdt(config: CalibTrainConfig, split: Split, target: np.ndarray[Any, Any]) -> BdtModel:
     assert config.bdt is not None
     x = split.features.scalars
@@ -165,11 +156,11 @@ def train_calib(
     where: str = "the calib-train config",
 ) -> TrainSummary:
     """Train the BDT baseline and the configured network on the store ``data`` into ``out``."""
-    data, folder = Path(data), RunFolder(Path(out))
+    data, final = Path(data), Path(out)
     if resume:
-        folder.check_resume(config_to_dict(config), str(data.resolve()))
-    else:
-        _fresh_folder(folder, overwrite)
+        resume_source(final).check_resume(config_to_dict(config), str(data.resolve()))
+    # Trained in .NAME.partial and renamed at the end: --out holds a whole run or none.
+    folder = start_run(final, resume=resume, overwrite=overwrite)
     split = prepare_split(config, data, str(data))
     features = split.features
     target = make_target(features.e_truth, features.e_acc, config.target)
@@ -215,6 +206,5 @@ def train_calib(
                 **(config.loss_options if config.validation_loss == config.loss else {}),
             ),
         )
-    return TrainSummary(
-        folder.path, len(split.train), len(split.val), len(split.test), bdt_loss, result
-    )
+    publish_run(folder, final)
+    return TrainSummary(final, len(split.train), len(split.val), len(split.test), bdt_loss, result)

@@ -81,7 +81,7 @@ def _default_out(column: str) -> Path:
     return Path(f"fit-mass-{re.sub(r'[^A-Za-z0-9_.-]+', '_', column)}")
 
 
-def _print_table(fit: MassFit, column: str, plot: Path) -> None:
+def _print_table(fit: MassFit, column: str, plot: Path | None) -> None:
     lo, hi = fit.mass_range
     table = Table(title=f"{fit.model} fit of '{column}' in {lo:g}–{hi:g} GeV")
     table.add_column("quantity")
@@ -101,7 +101,8 @@ def _print_table(fit: MassFit, column: str, plot: Path) -> None:
     table.add_row("minimum valid", "yes" if fit.valid else "NO: do not trust the errors")
     console = Console()
     console.print(table)
-    console.print(f"plot: {plot}")
+    if plot is not None:
+        console.print(f"plot: {plot}")
 
 
 def fit_mass_command(
@@ -115,7 +116,10 @@ def fit_mass_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for the plot and fit.json (default ./fit-mass-COLUMN)."
+        None, "--out", "-o", help="Write the plot and fit.json into this folder."
+    ),
+    plot: bool = typer.Option(
+        False, "--plot", help="Write the plot and fit.json into ./fit-mass-COLUMN (without --out)."
     ),
     tree: str | None = typer.Option(None, "--tree", help="TTree name (ROOT; needed if several)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
@@ -128,7 +132,9 @@ def fit_mass_command(
 
       heplearn calib fit-mass zee.root --column m_ee --tree events --json
 
-      heplearn calib fit-mass hgg.csv --column m_gg --model double-gauss --range 115 135
+      heplearn calib fit-mass hgg.csv --column m_gg --model double-gauss --range 115 135 --plot
+
+    Nothing is written unless --out or --plot asks for the plot and fit.json.
     """
     if model not in MODELS:
         raise ConfigError(
@@ -144,17 +150,21 @@ def fit_mass_command(
             "the low edge must be below the high edge",
             f"use e.g. --range {' '.join(f'{x:g}' for x in DEFAULT_RANGES[model])}",
         )
-    folder = _default_out(column) if out is None else out
-    check_output(folder, overwrite)  # refuse before the (possibly long) read, not after
+    # Files are written only where an option asks for them, never into the cwd unasked.
+    folder = out if out is not None else (_default_out(column) if plot else None)
+    if folder is not None:
+        check_output(folder, overwrite)  # refuse before the (possibly long) read, not after
     values = read_column(source, column, tree)
     fit = fit_mass(values, model=model, mass_range=mass_range)
     summary = {**fit.as_dict(), "source": str(source), "column": column}
-    with atomic_output(folder, overwrite=overwrite) as tmp:
-        tmp.mkdir()
-        plot_mass_fit(values, fit, tmp, "mass_fit", label="", quantity=column)
-        (tmp / "fit.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot = folder / "mass_fit.png"
+    figure = None
+    if folder is not None:
+        with atomic_output(folder, overwrite=overwrite) as tmp:
+            tmp.mkdir()
+            plot_mass_fit(values, fit, tmp, "mass_fit", label="", quantity=column)
+            (tmp / "fit.json").write_text(json.dumps(summary, indent=2) + "\n")
+        figure = folder / "mass_fit.png"
     if as_json:
-        typer.echo(json.dumps({**summary, "plot": str(plot)}))
+        typer.echo(json.dumps({**summary, "plot": None if figure is None else str(figure)}))
         return
-    _print_table(fit, column, plot)
+    _print_table(fit, column, figure)

@@ -27,7 +27,7 @@ from heplearn.data.root_export import export_root
 from heplearn.data.root_source import RootSource
 from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.dqm.demo import dqm_demo
-from heplearn.errors import DataError
+from heplearn.errors import DataError, OutputExistsError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.search.demo import search_demo
 from heplearn.stats.spread import eiqr
@@ -62,7 +62,11 @@ def run_demo(
     # Written after the store so that a refused rerun leaves the earlier run's config in place.
     with atomic_output(out / "config.yaml", overwrite=True) as tmp:
         tmp.write_text(dump_config(config))
-    root_path = export_root(store_path, out / "zee-sample.root", overwrite=True, progress=progress)
+    root_path = out / "zee-sample.root"
+    # An existing ROOT file is replaced only with --overwrite; else it must hold this store.
+    exported = overwrite or not root_path.exists()
+    if exported:
+        export_root(store_path, root_path, overwrite=overwrite, progress=progress)
     store = open_store(store_path, check_finite=True)
     fields = [
         "truth/energy",
@@ -80,6 +84,13 @@ def run_demo(
         np.array_equal(data["truth/energy"], back["truth_energy"])
         and np.array_equal(data["scalars/e_acc"], back["scalars_e_acc"])
     ):
+        if not exported:
+            raise OutputExistsError(
+                "output exists",
+                str(root_path),
+                "it holds other values than this demo's sample (an earlier demo wrote it)",
+                "pass --overwrite or choose another --out",
+            )
         raise DataError(
             "ROOT round trip",
             str(root_path),

@@ -17,7 +17,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from heplearn.data.atomic import check_output, remove_path, replace_path, temporary_path
+from heplearn.data.atomic import (
+    check_output,
+    remove_path,
+    remove_stale_temporaries,
+    replace_path,
+    temporary_path,
+)
 from heplearn.data.schema import (
     SCHEMA_VERSION,
     Column,
@@ -95,6 +101,7 @@ class StoreWriter:
 
     def __enter__(self) -> StoreWriter:
         check_output(self.path, self.overwrite)
+        remove_stale_temporaries(self.path)  # what killed writers of this file left behind
         remove_path(self._tmp)
         self._file = h5py.File(self._tmp, "w", track_order=True)
         self._file.attrs["heplearn_schema_version"] = SCHEMA_VERSION

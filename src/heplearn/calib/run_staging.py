@@ -1,0 +1,71 @@
+"""Where ``calib train`` writes: a run appears under ``--out`` only when it is complete.
+
+A run is trained in the hidden sibling ``.NAME.partial`` and renamed to ``NAME``
+at the end, so a crash or a kill never leaves a half-trained run under the
+final name and ``--overwrite`` keeps the old run until the new one is done.
+The partial folder has a stable name, so ``--resume`` after a kill continues it
+(a new run over it needs ``--overwrite``); ``--resume`` of a finished run (more
+epochs) works on a copy of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from heplearn.calib.run_folder import RunFolder
+from heplearn.data.atomic import (
+    check_output,
+    remove_path,
+    remove_stale_temporaries,
+    replace_path,
+    temporary_path,
+)
+from heplearn.errors import OutputExistsError
+
+__all__ = ["partial_run", "publish_run", "resume_source", "start_run"]
+
+
+def partial_run(final: Path) -> Path:
+    """The hidden folder a run to ``final`` is trained in."""
+    return final.parent / f".{final.name}.partial"
+
+
+def resume_source(final: Path) -> RunFolder:
+    """The run ``--resume`` continues: a killed run's partial folder, else the finished run."""
+    partial = RunFolder(partial_run(final))
+    return partial if partial.config.is_file() else RunFolder(final)
+
+
+def start_run(final: Path, *, resume: bool, overwrite: bool) -> RunFolder:
+    """The partial folder to train in; check ``resume_source(final)`` before for a resume."""
+    final = Path(final)
+    remove_stale_temporaries(final)
+    partial = partial_run(final)
+    if resume:
+        if not RunFolder(partial).config.is_file():
+            # A finished run trained further: on a copy, so it stays whole until the end.
+            tmp = temporary_path(partial)
+            remove_path(tmp)
+            shutil.copytree(final, tmp, symlinks=True)
+            replace_path(tmp, partial)
+        return RunFolder(partial)
+    check_output(final, overwrite)
+    if RunFolder(partial).config.is_file() and not overwrite:
+        raise OutputExistsError(
+            "unfinished run",
+            str(final),
+            f"a killed or failed run left {partial.name} beside it",
+            "pass --resume to continue it, or --overwrite to start afresh",
+        )
+    remove_path(partial)
+    partial.mkdir(parents=True)
+    return RunFolder(partial)
+
+
+def publish_run(work: RunFolder, final: Path) -> None:
+    """Rename the complete run to ``final`` (replacing an older run only now)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun, the main process alone owns the folder
+    replace_path(work.path, Path(final))
