@@ -499,3 +499,19 @@ def test_killed_import_keeps_the_old_store_and_the_rerun_cleans_up(
     assert cli(*args).code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imported.h5"]
     assert open_store(out).rows == 4000
+
+
+def test_demo_replaces_its_root_file_only_with_overwrite(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stop right after the ROOT step: the rest of the demo is not what is tested here.
+    monkeypatch.setattr("heplearn.cli.demo.calib_demo", _fail)
+    out = tmp_path / "demo"
+    root = out / "zee-sample.root"
+    _put_previous(root, folder=False)
+    result = cli("demo", "--quick", "--out", out)
+    assert result.code == 1 and "--overwrite" in result.err and str(root) in result.err
+    assert _is_previous(root, folder=False)
+    result = cli("demo", "--quick", "--out", out, "--overwrite")
+    assert "injected failure" in result.err  # got past the ROOT step
+    assert root.read_bytes()[:4] == b"root"
