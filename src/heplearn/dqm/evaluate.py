@@ -4,6 +4,8 @@ On the store a run was trained on, only its test maps are scored; any other
 labelled store is scored whole.  Thresholds at the false-alarm rates come from
 the run's *validation* good maps (``val_good_scores.safetensors``), so the
 false-alarm rate realised on the test maps is an honest check, reported too.
+N good validation maps resolve no rate below 1/N: such a rate is quoted at 1/N,
+with a note (``notes``).  Efficiencies and accuracy carry 1σ binomial intervals.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from heplearn.data.reader import open_store
 from heplearn.dqm.labels import CLASS_NAMES, SHAPE_NAMES
 from heplearn.dqm.maps import MapSet
 from heplearn.dqm.metrics import (
+    FALSE_ALARM_RATES,
     confusion_matrix,
     efficiency_at_false_alarm,
+    false_alarm_resolution,
     localisation,
     per_class_auc,
 )
@@ -33,6 +37,7 @@ from heplearn.dqm.sources import is_generated_store, load_maps
 from heplearn.dqm.train import RUN_INFO, VAL_SCORES, run_split
 from heplearn.errors import DataError
 from heplearn.stats import roc_auc
+from heplearn.stats.binomial import clopper_pearson
 
 __all__ = ["HeldOut", "ModelEvaluation", "evaluate_run", "held_out_maps"]
 
@@ -153,6 +158,14 @@ def evaluate_run(run: Path, held_out: HeldOut) -> ModelEvaluation:
     predicted = np.asarray(model.predict_class(maps))
     flags = model.flag_channels(maps)
     val_good = np.asarray(load_file(str(run / VAL_SCORES))["scores"], dtype=np.float64)
+    if val_good.size == 0:
+        raise DataError(
+            "no good validation maps",
+            str(run / VAL_SCORES),
+            "the false-alarm thresholds are set on the run's good validation maps",
+            "retrain with more maps or a larger val_fraction",
+        )
+    resolution = false_alarm_resolution(val_good.size, FALSE_ALARM_RATES)
     metrics: dict[str, Any] = {
         "model": info["model"],
         "maps": len(maps),
@@ -167,11 +180,16 @@ def evaluate_run(run: Path, held_out: HeldOut) -> ModelEvaluation:
             class_names=CLASS_NAMES,
             shape_names=SHAPE_NAMES,
         ),
+        "false_alarm_resolution": resolution,
+        "notes": resolution["notes"],
         "auc": per_class_auc(scores, maps.map_class, CLASS_NAMES),
         "auc_by_fault": _auc_by_fault(scores, maps.map_class, shapes),
         "localisation": _localisation_by_shape(flags, maps, shapes),
         "confusion_matrix": confusion_matrix(maps.map_class, predicted, len(CLASS_NAMES)).tolist(),
         "accuracy": float(np.mean(predicted == maps.map_class)),
+        "accuracy_interval": list(
+            clopper_pearson(int(np.sum(predicted == maps.map_class)), len(maps))
+        ),
         "training": info,
     }
     metrics["selection"] = held_out.selection
