@@ -35,7 +35,9 @@ def test_quick_demo_end_to_end_rerun_and_other_seed(
     # A dead channel among ~17,000 is found by the quality tests in every faulty map.
     assert dqm["auc"]["dead"] > 0.95
     search = json.loads((out / "search-report" / "metrics.json").read_text())
-    assert all(z >= 0 for point in search["significance"].values() for z in point.values())
+    # XGBoost's selection is far purer than none (×17 measured on the same 1,200-event sample).
+    zp = "zp_dm_m500_mx10"
+    assert search["significance"][zp]["xgboost"] > 3 * search["yields"][zp]["before_cuts"]["z"] > 0
 
     shards = sorted((out / "zee-sample").glob("shard-*.h5"))
     stamps = [p.stat().st_mtime_ns for p in [*shards, out / "calib-run" / "bdt.json"]]
