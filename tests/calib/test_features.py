@@ -153,8 +153,10 @@ def test_split_keeps_both_electrons_of_a_z_in_one_split(zee_store: Path) -> None
 
 
 def test_bad_fractions_are_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="adding up to 1"):
+    with pytest.raises(ConfigError, match="three fractions"):
         split_indices(10, (0.8, 0.3))
+    with pytest.raises(ConfigError, match=r"sum to 1\.2"):
+        split_indices(10, (0.8, 0.3, 0.1))
 
 
 def test_feature_config_from_yaml_mapping() -> None:

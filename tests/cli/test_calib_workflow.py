@@ -83,9 +83,12 @@ def test_evaluate_on_zee_gives_metrics_fits_and_report(
     assert (out / "relative_energy.png").is_file() and (out / "mass_bdt.pdf").is_file()
 
 
-def test_evaluate_on_the_training_store_uses_only_its_test_split(
+def test_evaluate_on_a_copy_of_the_training_store_uses_only_its_test_split(
     cli: Callable[..., CliResult], trained: Path, gun_store: Path, tmp_path: Path
 ) -> None:
+    # The copy lies elsewhere: only its content says it is the training store.
+    copy = tmp_path / "moved" / "gun-copy"
+    shutil.copytree(gun_store, copy)
     out = tmp_path / "eval"
     result = cli(
         "calib",
@@ -93,7 +96,7 @@ def test_evaluate_on_the_training_store_uses_only_its_test_split(
         "--run",
         trained,
         "--data",
-        gun_store,
+        copy,
         "--out",
         out,
         "--bootstrap",
@@ -103,7 +106,38 @@ def test_evaluate_on_the_training_store_uses_only_its_test_split(
     metrics = json.loads((out / "metrics.json").read_text())
     info = json.loads((trained / "run.json").read_text())
     assert metrics["n_clusters"] == info["split"]["test"]
+    assert metrics["selection"] == "held-out test split of the training store"
+    assert metrics["held_out"] == {"training_store": True, "decided_by": "fingerprint"}
     assert "scalar:e_acc" in metrics["importance"]["bdt"]
+    assert metrics["warnings"] == [] and "warning" not in result.out
+
+
+def test_a_rewritten_training_store_is_evaluated_without_its_training_events(
+    cli: Callable[..., CliResult], trained: Path, gun_store: Path, tmp_path: Path
+) -> None:
+    from heplearn.data import open_store, write_store
+
+    # The same events re-written as one reordered file: another fingerprint, the same events.
+    store = open_store(gun_store)
+    columns = store.read()
+    order = np.random.default_rng(5).permutation(store.rows)
+    rewritten = write_store(
+        tmp_path / "rewritten.h5",
+        {k: v[order] for k, v in columns.items()},
+        provenance=store.provenance,  # the geometry the images need
+    )
+    out = tmp_path / "eval"
+    args = ("--out", out, "--bootstrap", "10", "--no-importance")
+    result = cli("calib", "evaluate", "--run", trained, "--data", rewritten, *args)
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    info = json.loads((trained / "run.json").read_text())
+    # One cluster per gun event: the training and validation clusters are the overlap.
+    seen = info["split"]["train"] + info["split"]["val"]
+    assert metrics["held_out"]["clusters_left_out_as_training"] == seen
+    assert metrics["n_clusters"] == info["rows"] - seen
+    assert f"{seen} of the {info['rows']} clusters" in result.out
+    assert metrics["warnings"] and f"{seen} of the {info['rows']}" in metrics["warnings"][0]
 
 
 def test_resume_with_a_changed_config_is_refused(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def test_evaluate_reports_efficiency_auc_and_localisation(
     assert result.code == 0, result.err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["selection"] == "test split of the training store"
-    assert metrics["maps"] == 60
+    info = json.loads((qtest_run / "run.json").read_text())
+    assert metrics["maps"] == info["test_maps"] and 30 < metrics["maps"] < 90  # ≈ 25 % of 240
     efficiency = metrics["efficiency_at_false_alarm"]
     assert set(efficiency) == {"0.01", "0.001"}
     # Dead and hot regions of many channels are unmistakable for the classical tests.
@@ -120,3 +122,32 @@ def test_train_without_model_or_config_says_what_to_pass(
 ) -> None:
     result = cli("dqm", "train", "--data", dqm_store, "--out", tmp_path / "run")
     assert_one_error(result, "no model chosen", "--model")
+
+
+def test_evaluate_on_a_copy_scores_only_the_test_maps_and_names_overlap(
+    cli: Callable[..., CliResult], dqm_store: Path, qtest_run: Path, tmp_path: Path
+) -> None:
+    from heplearn.data import open_store, write_store
+
+    info = json.loads((qtest_run / "run.json").read_text())
+    copy = tmp_path / "moved" / "maps"
+    shutil.copytree(dqm_store, copy)
+    result = cli("dqm", "evaluate", "--run", qtest_run, "--data", copy, "--out", tmp_path / "a")
+    assert result.code == 0, result.err
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["maps"] == info["test_maps"] and metrics["warnings"] == []
+    assert metrics["selection"] == "test split of the training store"
+    # The same maps re-written in another order: not the training store, same maps inside.
+    store = open_store(dqm_store)
+    order = np.random.default_rng(4).permutation(store.rows)
+    columns = {k: v[order] for k, v in store.read().items()}
+    rewritten = write_store(tmp_path / "maps.h5", columns, provenance=store.provenance)
+    result = cli(
+        "dqm", "evaluate", "--run", qtest_run, "--data", rewritten, "--out", tmp_path / "b"
+    )
+    assert result.code == 0, result.err
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    seen = info["maps"] - info["test_maps"]
+    assert metrics["held_out"]["maps_left_out_as_training"] == seen
+    assert metrics["maps"] == info["test_maps"]
+    assert f"{seen} of the {info['maps']} maps" in result.err

@@ -124,7 +124,7 @@ def test_evaluate_on_the_training_store_uses_only_test_events(store: Path, scan:
 
 
 @pytest.mark.slow
-def test_evaluate_on_another_store_uses_every_event(
+def test_evaluate_on_a_copy_of_the_training_store_uses_only_its_test_split(
     cli: Callable[..., CliResult], store: Path, scan: Path, tmp_path: Path
 ) -> None:
     other = _copy(store, tmp_path)
@@ -132,9 +132,30 @@ def test_evaluate_on_another_store_uses_every_event(
     result = cli("search", "evaluate", "--run", scan / "run", "--data", other, "--out", out)
     assert result.code == 0, result.err
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["selection"] == "all events of the store"
-    assert metrics["events"]["evaluated"] == len(build_table(other))
+    test = split_table(build_table(other), (0.5, 0.2, 0.3), 0).test
+    assert metrics["events"]["evaluated"] == len(test) < len(build_table(other))
+    assert metrics["selection"] == "test split of the training store"
     assert "ML/opt." in result.out and (out / "report.html").is_file()
+
+
+def test_a_rewritten_training_store_is_evaluated_without_its_training_events(
+    store: Path, scan: Path, tmp_path: Path
+) -> None:
+    from heplearn.data import open_store, write_store
+    from heplearn.search.evaluate import evaluate_search
+
+    # The same events in one reordered file: another fingerprint, the training events inside.
+    source = open_store(store)
+    order = np.random.default_rng(6).permutation(source.rows)
+    columns = {k: v[order] for k, v in source.read().items()}
+    rewritten = write_store(tmp_path / "events.h5", columns, provenance=source.provenance)
+    metrics = evaluate_search(scan / "run", rewritten).metrics
+    table = build_table(store)
+    test = split_table(table, (0.5, 0.2, 0.3), 0).test
+    seen = len(table) - len(test)
+    assert metrics["held_out"]["events_left_out_as_training"] == seen
+    assert metrics["events"]["evaluated"] == len(test)
+    assert f"{seen} of the {len(table)} events" in metrics["warnings"][-1]
 
 
 def test_raw_mc_weights_warn_of_the_thesis_collapse(

@@ -1,8 +1,12 @@
 """``heplearn calib evaluate``: resolution, binned tables, mass fits, pulls and importance.
 
-On the store the run was trained on, only the held-out test rows are used;
-on any other store, every cluster.  All numbers go to ``metrics.json``; the
-figures and ``report.html`` are drawn from them (:mod:`heplearn.calib.evaluation_report`).
+Which clusters are evaluated is decided by identity (:mod:`heplearn.data.held_out`):
+on the training store, recognised by its fingerprint wherever it lies, only
+the held-out test rows; on any other store every cluster except those of an
+event the run trained or validated on (found by content key), which are left
+out with a warning naming how many (``metrics.json``: ``held_out``,
+``warnings``).  All numbers go to ``metrics.json``; the figures and
+``report.html`` are drawn from them (:mod:`heplearn.calib.evaluation_report`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from heplearn.calib.calibrated import CalibRun, Energies
-from heplearn.calib.features import FeatureArrays, load_features
+from heplearn.calib.features import FeatureArrays, cluster_keys, load_features
 from heplearn.calib.importance import permutation_importance
 from heplearn.calib.massfit import H_MASS, Z_MASS, MassFit, fit_mass
 from heplearn.calib.resolution_metrics import binned_table, eiqr, reiqr
 from heplearn.calib.train import prepare_split
+from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.reader import open_store
 from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.errors import DataError
@@ -51,15 +56,53 @@ class Evaluation:
     mass_fits: dict[str, MassFit]  # the fits that converged, drawn by the report
 
 
-def _features_for(run: CalibRun, data: Path) -> tuple[FeatureArrays, Array, str]:
-    """The clusters to evaluate, their store rows, and which rows those are."""
-    same = str(data.resolve()) == run.info.get("data")
-    if same:
+@dataclass(frozen=True)
+class _Selection:
+    """The clusters to evaluate, their store rows, and which they are."""
+
+    features: FeatureArrays
+    rows: Array
+    description: str
+    held_out: dict[str, Any]
+    warnings: list[str]
+
+
+def _features_for(run: CalibRun, data: Path) -> _Selection:
+    """The training store's test split, or another store's clusters the run never saw."""
+    identity = TrainingStore.identify(run.info, data)
+    decided = {"training_store": identity.same, "decided_by": identity.basis}
+    if identity.same:
         split = prepare_split(run.config, data, str(data))
-        rows = split.rows[split.test]
-        return split.features.take(split.test), rows, "held-out test split of the training store"
+        return _Selection(
+            split.features.take(split.test),
+            split.rows[split.test],
+            "held-out test split of the training store",
+            decided,
+            identity.warnings,
+        )
     features = load_features(data, run.config.features, str(data))
-    return features, np.arange(len(features)), "every cluster of the store"
+    overlap = exclude_training(
+        run.folder.path,
+        run.info,
+        cluster_keys(features),
+        data,
+        groups=features.event_id,
+        unit="clusters",
+    )
+    rows = np.flatnonzero(overlap.keep)
+    description = "every cluster of the store"
+    if overlap.left_out:
+        description = (
+            f"the clusters of the store outside the run's training events "
+            f"({overlap.left_out} left out)"
+        )
+    return _Selection(
+        features.take(rows),
+        rows,
+        description,
+        {**decided, **overlap.as_dict("clusters")},
+        identity.warnings + overlap.warnings,
+    )
 
 
 def _resolution(energies: Energies, e_truth: Array) -> dict[str, Any]:
@@ -191,7 +234,8 @@ def evaluate_run(
     """Every metric of the run on ``data`` (a calibration store)."""
     run = CalibRun.load(run_path)
     data = Path(data)
-    features, store_rows, selection = _features_for(run, data)
+    chosen = _features_for(run, data)
+    features, store_rows, selection = chosen.features, chosen.rows, chosen.description
     run.check_inputs(features, str(data))
     if len(features) < 20:
         raise DataError(
@@ -204,6 +248,8 @@ def evaluate_run(
     metrics: dict[str, Any] = {
         "data": str(data.resolve()),
         "selection": selection,
+        "held_out": chosen.held_out,
+        "warnings": chosen.warnings,
         "n_clusters": len(features),
         **_resolution(energies, features.e_truth),
         **_pulls(energies, features),

@@ -37,7 +37,9 @@ import numpy as np
 
 from heplearn.calib.upsampling import image_layers, plan_for_store, store_geometry
 from heplearn.config import register_config, setting
+from heplearn.data.event_keys import content_keys
 from heplearn.data.reader import Store, open_store
+from heplearn.data.splits import split_rows
 from heplearn.errors import ConfigError, DataError, SchemaError
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "FeatureArrays",
     "FeatureConfig",
     "apply_mislabel_cut",
+    "cluster_keys",
     "load_features",
     "split_indices",
 ]
@@ -348,28 +351,24 @@ def split_indices(
     seed: int = 0,
     groups: Array | None = None,
 ) -> tuple[Array, ...]:
-    """Random row indices of each split, sorted; rows sharing a group stay in one split.
+    """Row indices of each split, sorted; the split is a pure function of each row's group key.
 
     Pass ``groups=event_id`` so both clusters of a Z→ee event land in the same
-    split (a model must not train on one electron and be tested on its partner).
-    Groups are shuffled and dealt out until each split holds its fraction of rows.
+    split (a model must not train on one electron and be tested on its partner)
+    and a copied or re-sharded store splits the same way
+    (:mod:`heplearn.data.splits`).  Without groups a row's index is its key.
     """
-    shares = np.asarray(fractions, dtype=np.float64)
-    if shares.ndim != 1 or len(shares) == 0 or (shares < 0).any() or abs(shares.sum() - 1) > 1e-6:
-        raise ConfigError(
-            "split fractions",
-            "the split settings",
-            f"{list(fractions)} are not non-negative numbers adding up to 1",
-            "give e.g. [0.8, 0.1, 0.1]",
-        )
-    labels = np.arange(n) if groups is None else np.asarray(groups)
-    if len(labels) != n:
-        raise ValueError(f"groups has {len(labels)} entries for {n} rows")
-    _, group_of_row, sizes = np.unique(labels, return_inverse=True, return_counts=True)
-    order = np.random.default_rng(seed).permutation(len(sizes))
-    first_row = np.cumsum(sizes[order]) - sizes[order]
-    edges = np.cumsum(shares)[:-1] * n
-    split_of_group = np.empty(len(sizes), dtype=np.int64)
-    split_of_group[order] = np.searchsorted(edges, first_row, side="right")
-    split_of_row = split_of_group[group_of_row]
-    return tuple(np.flatnonzero(split_of_row == k) for k in range(len(shares)))
+    keys = np.arange(n) if groups is None else np.asarray(groups)
+    if len(keys) != n:
+        raise ValueError(f"groups has {len(keys)} entries for {n} rows")
+    return split_rows(keys, fractions, seed)
+
+
+def cluster_keys(features: FeatureArrays) -> Array:
+    """Content key of each cluster: a hash of every input and label array (see data.event_keys)."""
+    arrays = {
+        f.name: getattr(features, f.name)
+        for f in dataclasses.fields(features)
+        if isinstance(getattr(features, f.name), np.ndarray) and f.name != "et"
+    }
+    return content_keys(arrays)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from heplearn.data.atomic import atomic_output
+from heplearn.data.held_out import TrainingStore
 from heplearn.errors import ConfigError, DataError
 
 __all__ = ["RunFolder", "differing_keys"]
@@ -78,8 +79,13 @@ class RunFolder:
         info: dict[str, Any] = json.loads(self.info.read_text())
         return info
 
-    def check_resume(self, config: Mapping[str, Any], data: str) -> None:
-        """Refuse to resume with a different config or data, naming what differs."""
+    def check_resume(self, config: Mapping[str, Any], data: Path) -> None:
+        """Refuse to resume with a different config or data, naming what differs.
+
+        The data is compared by the store fingerprint the run recorded (a copy of
+        the store resumes, a changed store does not); runs from before fingerprints
+        were recorded are compared by resolved path.
+        """
         if not self.config.is_file():
             raise DataError(
                 "nothing to resume",
@@ -98,11 +104,11 @@ class RunFolder:
                 "resume with the run's own config, or start a new run with another --out",
             )
         if self.info.is_file():
-            before = self.read_info().get("data")
-            if before is not None and before != data:
+            info = self.read_info()
+            if info.get("data") is not None and not TrainingStore.identify(info, data).same:
                 raise ConfigError(
                     "changed data on resume",
                     str(self.path),
-                    f"the run was trained on {before}, not {data}",
+                    f"the run was trained on {info['data']}, and {data} holds other data",
                     "resume with the same --data, or start a new run",
                 )

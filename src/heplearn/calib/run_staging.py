@@ -41,8 +41,12 @@ def resume_source(final: Path) -> RunFolder:
 def start_run(final: Path, *, resume: bool, overwrite: bool) -> RunFolder:
     """The partial folder to train in; check ``resume_source(final)`` before for a resume."""
     final = Path(final)
-    remove_stale_temporaries(final)
     partial = partial_run(final)
+    if not _is_main_process():
+        # Under torchrun the main process prepares the folder; the others only write into it.
+        partial.mkdir(parents=True, exist_ok=True)
+        return RunFolder(partial)
+    remove_stale_temporaries(final)
     if resume:
         if not RunFolder(partial).config.is_file():
             # A finished run trained further: on a copy, so it stays whole until the end.
@@ -66,6 +70,9 @@ def start_run(final: Path, *, resume: bool, overwrite: bool) -> RunFolder:
 
 def publish_run(work: RunFolder, final: Path) -> None:
     """Rename the complete run to ``final`` (replacing an older run only now)."""
-    if int(os.environ.get("RANK", "0")) != 0:
-        return  # under torchrun, the main process alone owns the folder
-    replace_path(work.path, Path(final))
+    if _is_main_process():  # under torchrun, the main process alone owns the folder
+        replace_path(work.path, Path(final))
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0

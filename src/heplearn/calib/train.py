@@ -1,7 +1,10 @@
 """``heplearn calib train``: features → split → scalers → BDT baseline → network, in one folder.
 
-The split is by event (both clusters of a Z→ee event together) and seeded, so
-``calib evaluate`` on the same store can take exactly the held-out test rows.
+The split is by event (both clusters of a Z→ee event together), a seeded hash
+of the event id (:mod:`heplearn.data.splits`), so ``calib evaluate`` on the
+training store, or on any copy of it, takes exactly the held-out test rows.
+The run records the store's fingerprint and the content keys of the training
+and validation clusters (:mod:`heplearn.data.held_out`).
 A killed run resumes with ``resume=True`` from its last complete epoch.
 """
 
@@ -17,7 +20,13 @@ import torch
 
 from heplearn import __version__
 from heplearn.calib.bdt import BdtModel, load_bdt, train_bdt
-from heplearn.calib.features import FeatureArrays, load_features, mislabel_mask, split_indices
+from heplearn.calib.features import (
+    FeatureArrays,
+    cluster_keys,
+    load_features,
+    mislabel_mask,
+    split_indices,
+)
 from heplearn.calib.inputs import InputShapes
 from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
@@ -28,6 +37,7 @@ from heplearn.calib.scalers import ScalerSet
 from heplearn.calib.targets import make_target
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import config_to_dict, dump_config
+from heplearn.data.held_out import record_training
 from heplearn.errors import DataError
 from heplearn.training import TensorSet, TrainResult, fit
 
@@ -83,6 +93,14 @@ def prepare_split(config: CalibTrainConfig, data: Path, where: str) -> Split:
     train, val, test = split_indices(
         len(features), config.split, config.split_seed, groups=features.event_id
     )
+    if len(train) == 0 or (len(val) == 0 and config.split[1] > 0):
+        raise DataError(
+            "too few events to split",
+            where,
+            f"{len(np.unique(features.event_id))} events give {len(train)} training and "
+            f"{len(val)} validation clusters with fractions {list(config.split)}",
+            "use a larger sample",
+        )
     return Split(features, rows, train, val, test, removed)
 
 
@@ -158,7 +176,7 @@ def train_calib(
     """Train the BDT baseline and the configured network on the store ``data`` into ``out``."""
     data, final = Path(data), Path(out)
     if resume:
-        resume_source(final).check_resume(config_to_dict(config), str(data.resolve()))
+        resume_source(final).check_resume(config_to_dict(config), data)
     # Trained in .NAME.partial and renamed at the end: --out holds a whole run or none.
     folder = start_run(final, resume=resume, overwrite=overwrite)
     split = prepare_split(config, data, str(data))
@@ -166,10 +184,12 @@ def train_calib(
     target = make_target(features.e_truth, features.e_acc, config.target)
     folder.config.write_text(dump_config(config))
     shapes = shapes_of(features)
+    seen = np.concatenate([split.train, split.val])
+    identity = record_training(data, cluster_keys(features)[seen], folder.path)
     folder.write_json(
         folder.info,
         {
-            "data": str(data.resolve()),
+            **identity,
             "rows": len(features) + split.removed,
             "mislabel_removed": split.removed,
             "split": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},

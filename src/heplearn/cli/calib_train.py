@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from heplearn.config import config_to_dict, dump_config, load_config, parse_config
 from heplearn.data.atomic import atomic_output, check_output
@@ -147,6 +148,10 @@ def evaluate_command(
     write_evaluation(evaluation, out, overwrite=overwrite)
     m = evaluation.metrics
     console = Console()
+    for warning in m.get("warnings", []):
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
+        )
     for key in ("eiqr_e_acc", "eiqr_bdt", "eiqr_model", "reiqr75_vs_bdt", "reiqr75_vs_eacc"):
         if m.get(key) is not None:
             console.print(f"{key:>18} {m[key]:.4f}")

@@ -91,6 +91,10 @@ def evaluate_command(
 
     check_output(out, overwrite)
     held_out = held_out_maps(run[0], data)
+    for warning in held_out.warnings:
+        Console(stderr=True).print(
+            f"warning: {warning}", style="yellow", highlight=False, markup=False, soft_wrap=True
+        )
     evaluations = [evaluate_run(folder, held_out) for folder in run]
     write_dqm_evaluation(evaluations, held_out, data, out, overwrite=overwrite)
     table = Table(title=f"DQM evaluation on {len(held_out.maps)} maps ({held_out.selection})")

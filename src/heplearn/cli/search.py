@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["app", "significance_table"]
@@ -125,8 +126,11 @@ def evaluate_command(
     check_output(out, overwrite)
     evaluation = evaluate_search(run, data)
     write_search_evaluation(evaluation, out, overwrite=overwrite)
-    Console().print(significance_table(evaluation.metrics, _z_title(evaluation.metrics)))
-    Console().print(f"report: {out / 'report.html'}")
+    console = Console()
+    console.print(significance_table(evaluation.metrics, _z_title(evaluation.metrics)))
+    for warning in evaluation.metrics["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    console.print(f"report: {out / 'report.html'}")
 
 
 @app.command(name="scan")

@@ -1,7 +1,10 @@
 """``heplearn dqm evaluate``: score held-out labelled maps with one or more trained runs.
 
-On the store a run was trained on, only its test maps are scored; any other
-labelled store is scored whole.  Thresholds at the false-alarm rates come from
+On the store a run was trained on, recognised by its fingerprint wherever it
+lies, only its test maps are scored; any other labelled store is scored without
+the maps the run trained or validated on (found by content key, left out with a
+warning naming how many; :mod:`heplearn.data.held_out`).
+Thresholds at the false-alarm rates come from
 the run's *validation* good maps (``val_good_scores.safetensors``), so the
 false-alarm rate realised on the test maps is an honest check, reported too.
 N good validation maps resolve no rate below 1/N: such a rate is quoted at 1/N,
@@ -11,7 +14,7 @@ with a note (``notes``).  Efficiencies and accuracy carry 1σ binomial intervals
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from heplearn.config import load_config
+from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.reader import open_store
 from heplearn.dqm.labels import CLASS_NAMES, SHAPE_NAMES
 from heplearn.dqm.maps import MapSet
@@ -34,6 +38,7 @@ from heplearn.dqm.model_config import DqmModelConfig
 from heplearn.dqm.models import load_model
 from heplearn.dqm.models.base import MapModel
 from heplearn.dqm.sources import is_generated_store, load_maps
+from heplearn.dqm.splits import map_keys
 from heplearn.dqm.train import RUN_INFO, VAL_SCORES, run_split
 from heplearn.errors import DataError
 from heplearn.stats import roc_auc
@@ -76,10 +81,12 @@ class HeldOut:
     maps: MapSet
     fault_shape: Array
     selection: str
+    held_out: dict[str, Any] = field(default_factory=dict)  # how the maps were chosen
+    warnings: list[str] = field(default_factory=list)
 
 
 def held_out_maps(run: Path, data: Path) -> HeldOut:
-    """The maps to evaluate: the run's test split on its own store, all maps elsewhere."""
+    """The maps to evaluate: the run's test split on its own store, unseen maps elsewhere."""
     info, config = _read_run(run)
     if not is_generated_store(data):
         raise DataError(
@@ -90,10 +97,26 @@ def held_out_maps(run: Path, data: Path) -> HeldOut:
         )
     maps = load_maps(data)
     shapes = np.asarray(open_store(data).read(["labels/fault_shape"])["labels/fault_shape"])
-    if str(data.resolve()) == info["data"]:
-        rows = run_split(maps, config, bool(info["generated"])).test
-        return HeldOut(maps.subset(rows), shapes[rows], "test split of the training store")
-    return HeldOut(maps, shapes, "all maps of the store")
+    identity = TrainingStore.identify(info, data)
+    decided = {"training_store": identity.same, "decided_by": identity.basis}
+    if identity.same:
+        rows = run_split(data, maps, config, bool(info["generated"])).test
+        selection = "test split of the training store"
+        return HeldOut(maps.subset(rows), shapes[rows], selection, decided, identity.warnings)
+    overlap = exclude_training(run, info, map_keys(maps), data, unit="maps")
+    rows = np.flatnonzero(overlap.keep)
+    selection = "all maps of the store"
+    if overlap.left_out:
+        selection = (
+            f"the maps of the store outside the run's training maps ({overlap.left_out} left out)"
+        )
+    return HeldOut(
+        maps.subset(rows),
+        shapes[rows],
+        selection,
+        {**decided, **overlap.as_dict("maps")},
+        identity.warnings + overlap.warnings,
+    )
 
 
 def _localisation_by_shape(flags: Array, maps: MapSet, shapes: Array) -> dict[str, Any]:
@@ -193,6 +216,8 @@ def evaluate_run(run: Path, held_out: HeldOut) -> ModelEvaluation:
         "training": info,
     }
     metrics["selection"] = held_out.selection
+    metrics["held_out"] = held_out.held_out
+    metrics["warnings"] = held_out.warnings
     return ModelEvaluation(
         run.name, metrics, scores, predicted, _examples(model, maps), _history(run)
     )

@@ -1,7 +1,9 @@
 """``heplearn dqm train``: fit one DQM model and write its run folder.
 
 The run folder holds ``config.yaml`` (the resolved model config), ``run.json``
-(data, split, shape, model), ``model/`` (JSON + safetensors, see
+(data and its fingerprint, split, shape, model), ``training_keys.npy`` (content
+keys of the training and validation maps, :mod:`heplearn.data.held_out`),
+``model/`` (JSON + safetensors, see
 ``dqm.models.base``) and ``val_good_scores.safetensors``: the anomaly scores of
 good validation maps the model did not tune on, from which ``dqm evaluate`` sets the thresholds at
 fixed false-alarm rates.  Supervised models need a labelled (generated) store;
@@ -22,12 +24,13 @@ from safetensors.numpy import save_file
 
 from heplearn.config import dump_config
 from heplearn.data.atomic import atomic_output
+from heplearn.data.held_out import record_training
 from heplearn.dqm.maps import MapSet
 from heplearn.dqm.model_config import DqmModelConfig
 from heplearn.dqm.models import build_model
 from heplearn.dqm.models.base import MapModel
 from heplearn.dqm.sources import is_generated_store, load_maps
-from heplearn.dqm.splits import MapSplit, split_maps
+from heplearn.dqm.splits import MapSplit, map_keys, split_keys, split_maps
 from heplearn.errors import DataError
 
 __all__ = ["RUN_INFO", "VAL_SCORES", "run_split", "train_dqm"]
@@ -36,9 +39,10 @@ RUN_INFO = "run.json"
 VAL_SCORES = "val_good_scores.safetensors"
 
 
-def run_split(maps: MapSet, config: DqmModelConfig, generated: bool) -> MapSplit:
+def run_split(data: Path, maps: MapSet, config: DqmModelConfig, generated: bool) -> MapSplit:
     """The split a run uses: generated stores keep a test part back, user files do not."""
-    return split_maps(len(maps), config.val_fraction, config.split_seed, hold_out_test=generated)
+    keys = split_keys(data, maps, generated)
+    return split_maps(keys, config.val_fraction, config.split_seed, hold_out_test=generated)
 
 
 def _good(maps: MapSet) -> MapSet:
@@ -74,7 +78,7 @@ def train_dqm(
     generated = is_generated_store(data)
     model = build_model(config)
     model.check_labelled(maps, str(data))
-    split = run_split(maps, config, generated)
+    split = run_split(data, maps, config, generated)
     train, val, calibration = _fit_parts(model, maps, split)
     if len(train) == 0:
         raise DataError(
@@ -93,9 +97,10 @@ def train_dqm(
         scores = model.anomaly_score(good.subset(np.flatnonzero(~good.empty))).astype(np.float32)
         save_file({"scores": np.ascontiguousarray(scores)}, str(tmp / VAL_SCORES))
         (tmp / "config.yaml").write_text(dump_config(config))
+        seen = np.concatenate([split.train, split.val])
         info = {
             "model": config.model,
-            "data": str(data.resolve()),
+            **record_training(data, map_keys(maps)[seen], tmp),
             "dataset": dataset,
             "generated": generated,
             "maps": len(maps),

@@ -1,8 +1,13 @@
 """``heplearn search evaluate``: every method of a run, per signal point, on held-out events.
 
-On the store the run was trained on only its *test* split is used (the thresholds and the
-optimised cuts were chosen on the training/validation splits); any other store is used
-whole, its weights as they are.  Per point and method: the Asimov Z with the run's σ_b
+On the store the run was trained on, recognised by its fingerprint wherever it lies, only
+its *test* split is used (the thresholds and the optimised cuts were chosen on the
+training/validation splits).  Any other store is used whole, its weights as they are, except
+for the events the run trained or validated on (found by content key,
+:mod:`heplearn.data.held_out`): those are left out with a warning naming how many, and the
+weights of the rest of each sample are scaled by (events of the sample)/(events kept) so the
+yields stay at the store's luminosity (the left-out events are a hash-random part of it).
+Per point and method: the Asimov Z with the run's σ_b
 (thesis cuts, optimised cuts, each classifier at its validation threshold), s, b and MC
 event counts, the weighted AUC (negative weights kept), the binned significance over the
 score, the train-vs-test Kolmogorov–Smirnov overtraining check per class, Z against the
@@ -11,6 +16,7 @@ score threshold, and the XGBoost gain importances.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +26,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from heplearn.config import load_config
+from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.errors import DataError
 from heplearn.search.cuts import THESIS_CUTS, Cut, cut_and_count
 from heplearn.search.models import Classifier, load_classifier
@@ -33,7 +40,7 @@ from heplearn.search.significance import (
     binned_significance,
     count,
 )
-from heplearn.search.splits import split_table
+from heplearn.search.splits import event_keys, split_table
 from heplearn.search.train import GLOBAL_METHODS, JET_MEANS, RUN_INFO, json_safe, load_events
 from heplearn.search.train_config import ML_METHODS, SearchTrainConfig
 from heplearn.stats import roc_auc, weighted_ks
@@ -78,17 +85,48 @@ def _read_run(run: Path) -> tuple[dict[str, Any], SearchTrainConfig]:
     return info, load_config(SearchTrainConfig, run / "config.yaml")
 
 
-def _events(
-    run: Path, data: Path, info: dict[str, Any], config: SearchTrainConfig
-) -> tuple[EventTable, str]:
-    """The evaluated events and a description of which they are."""
+@dataclass(frozen=True)
+class _Selection:
+    """The evaluated events, which they are, and how that was decided."""
+
+    table: EventTable
+    description: str
+    held_out: dict[str, Any]
+    warnings: list[str]
+
+
+def _rescaled(table: EventTable, kept: EventTable) -> EventTable:
+    """``kept`` with each sample's weights scaled by its events in ``table`` / events kept."""
+    weight = kept.weight.copy()
+    for sample in np.unique(kept.sample):
+        mine = kept.sample == sample
+        weight[mine] *= np.count_nonzero(table.sample == sample) / np.count_nonzero(mine)
+    return dataclasses.replace(kept, weight=weight)
+
+
+def _events(run: Path, data: Path, info: dict[str, Any], config: SearchTrainConfig) -> _Selection:
+    """The test split of the training store, or another store's events the run never saw."""
     table = load_events(data, config)
+    identity = TrainingStore.identify(info, data)
+    decided = {"training_store": identity.same, "decided_by": identity.basis}
+    if identity.same:
+        table = split_table(table, config.split_fractions, config.split_seed).test
+        description = "test split of the training store"
+        warnings = identity.warnings
+    else:
+        overlap = exclude_training(run, info, event_keys(table), data, unit="events")
+        decided.update(overlap.as_dict("events"))
+        warnings = identity.warnings + overlap.warnings
+        description = "all events of the store"
+        if overlap.left_out:
+            table = _rescaled(table, table.subset(np.flatnonzero(overlap.keep)))
+            description = (
+                f"the events of the store outside the run's training events "
+                f"({overlap.left_out} left out, weights rescaled per sample)"
+            )
     if (run / JET_MEANS).is_file():
         table = JetMeans.load(run / JET_MEANS).apply(table)
-    if str(data.resolve()) == info["data"]:
-        test = split_table(table, config.split_fractions, config.split_seed).test
-        return test, "test split of the training store"
-    return table, "all events of the store"
+    return _Selection(table, description, decided, warnings)
 
 
 def _checked_points(table: EventTable, info: dict[str, Any], where: str) -> list[SignalPoint]:
@@ -176,7 +214,8 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
     """Evaluate every method of the run folder ``run`` on the store ``data`` (see module doc)."""
     run, data = Path(run), Path(data)
     info, config = _read_run(run)
-    table, selection = _events(run, data, info, config)
+    chosen = _events(run, data, info, config)
+    table, selection = chosen.table, chosen.description
     points = _checked_points(table, info, str(data))
     models = _models(run, info)
     features = tuple(info["features"])
@@ -189,7 +228,8 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
         "methods": list(info["methods"]),
         "points": {p.name: p.to_dict() for p in points},
         "events": {"evaluated": len(table), "background": int((table.is_signal == 0).sum())},
-        "warnings": list(info.get("warnings", [])),
+        "held_out": chosen.held_out,
+        "warnings": [*info.get("warnings", []), *chosen.warnings],
     }
     for key in ("significance", "auc", "yields", "binned_significance", "ks", "thresholds"):
         metrics[key] = {}

@@ -1,11 +1,12 @@
-"""Deterministic train/validation/test splits by a hash of the event id.
+"""Deterministic train/validation/test splits by a hash of the event id and sample.
 
 An event's split depends only on its id (and sample index and a seed), never
-on the order or number of events read, so a resumed or re-sharded store puts
-every event in the same split and the three splits are disjoint by
-construction.  The hash is SplitMix64 (Steele, Lea, Flood 2014) of the id
-mixed with the sample index and the seed, mapped to a uniform number in
-[0, 1) that is compared with the cumulative fractions.
+on the order, number or location of the events read, so a copied, resumed or
+re-sharded store puts every event in the same split and the three splits are
+disjoint by construction.  The hash is the one of every workflow,
+:mod:`heplearn.data.splits` (SplitMix64 of the id mixed with the sample index
+and the seed); here each split must be non-empty, so fractions are strictly
+between 0 and 1.
 
 Evaluation weights: a split holding a fraction f of the events sees only f of
 every yield, so its ``weight`` is multiplied by 1/f (the *nominal* fraction,
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from heplearn.data import splits as data_splits
+from heplearn.data.event_keys import content_keys
 from heplearn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ __all__ = [
     "DEFAULT_FRACTIONS",
     "Splits",
     "check_fractions",
+    "event_keys",
     "hash_uniform",
     "split_labels",
     "split_table",
@@ -38,31 +42,11 @@ Array = np.ndarray[Any, Any]
 
 #: Train, validation and test fractions.
 DEFAULT_FRACTIONS = (0.5, 0.2, 0.3)
-TRAIN, VALIDATION, TEST = 0, 1, 2
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def _splitmix64(x: Array) -> Array:
-    """The SplitMix64 finaliser on uint64 arrays (wrapping arithmetic is intended)."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    out: Array = z ^ (z >> np.uint64(31))
-    return out
 
 
 def hash_uniform(event_id: Array, sample: Array | None = None, seed: int = 0) -> Array:
     """A uniform number in [0, 1) per event, a pure function of (id, sample, seed)."""
-    ids = np.atleast_1d(np.asarray(event_id, dtype=np.int64)).view(np.uint64)
-    key = _splitmix64(ids ^ _splitmix64(np.full(ids.shape, seed, dtype=np.uint64)))
-    if sample is not None:
-        samples = np.atleast_1d(np.asarray(sample, dtype=np.int64)).view(np.uint64)
-        key = _splitmix64(key ^ _splitmix64(samples))
-    out: Array = (key >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return out
+    return data_splits.hash_uniform(event_id, sample, seed)
 
 
 def check_fractions(fractions: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -91,10 +75,23 @@ def split_labels(
     seed: int = 0,
 ) -> Array:
     """0 (train), 1 (validation) or 2 (test) per event, as int8."""
-    train, val, _ = check_fractions(fractions)
-    u = hash_uniform(event_id, sample, seed)
-    labels: Array = np.where(u < train, TRAIN, np.where(u < train + val, VALIDATION, TEST))
-    return labels.astype(np.int8)
+    checked = check_fractions(fractions)
+    return data_splits.split_labels(event_id, checked, seed, second=sample)
+
+
+def event_keys(table: EventTable) -> Array:
+    """Content key of each preselected event: its observables, labels, stored weight and id."""
+    return content_keys(
+        {
+            "features": table.features,
+            "weight": table.weight,
+            "is_signal": table.is_signal,
+            "sample": table.sample,
+            "mediator_mass": table.mediator_mass,
+            "invisible_mass": table.invisible_mass,
+            "event_id": table.event_id,
+        }
+    )
 
 
 class Splits(NamedTuple):

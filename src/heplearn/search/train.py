@@ -11,7 +11,9 @@ every classifier and point is chosen on the *validation* split; the test split i
 looked at here.
 
 Run folder (written under a temporary name, renamed when complete): ``config.yaml``,
-``run.json`` (data, split, points, fit summaries, thresholds, cuts, warnings), ``run.log``,
+``run.json`` (data and its fingerprint, split, points, fit summaries, thresholds, cuts,
+warnings), ``training_keys.npy`` (content keys of the training and validation events,
+:mod:`heplearn.data.held_out`), ``run.log``,
 ``models/<method>/<point>/`` (``models/parameterised_nn/``, ``models/ensemble/``),
 ``train_scores/<point>.safetensors`` (training-split scores for the overtraining check),
 ``training/`` (the networks' logs and checkpoints) and ``jet_means.json`` with mean padding.
@@ -32,6 +34,8 @@ from safetensors.numpy import save_file
 
 from heplearn.config import dump_config
 from heplearn.data.atomic import atomic_output
+from heplearn.data.held_out import record_training
+from heplearn.data.splits import TEST
 from heplearn.errors import ConfigError
 from heplearn.report.metrics_json import json_safe
 from heplearn.search.cuts import THESIS_CUTS, optimise_cuts
@@ -46,7 +50,7 @@ from heplearn.search.signal_points import (
     score_events,
 )
 from heplearn.search.significance import best_threshold
-from heplearn.search.splits import Splits, split_table
+from heplearn.search.splits import Splits, event_keys, split_labels, split_table
 from heplearn.search.train_config import SearchTrainConfig
 from heplearn.search.weights import (
     ClassifierCollapseWarning,
@@ -115,16 +119,19 @@ def load_events(data: Path, config: SearchTrainConfig) -> EventTable:
 
 def _prepared(
     config: SearchTrainConfig, data: Path
-) -> tuple[list[SignalPoint], Splits, JetMeans | None]:
-    """The checked signal points, the three splits and (mean padding) the jet means."""
+) -> tuple[list[SignalPoint], Splits, JetMeans | None, Array]:
+    """The checked signal points, the three splits, (mean padding) the jet means, and the
+    content keys of the training and validation events."""
     table = load_events(data, config)
     declared = declared_signal(data)
     points = resolve_points(table, config.signal_points, declared, str(data))
     splits = split_table(table, config.split_fractions, config.split_seed)
+    labels = split_labels(table.event_id, table.sample, config.split_fractions, config.split_seed)
+    seen = event_keys(table)[labels != TEST]
     if config.padding != "mean":
-        return points, splits, None
+        return points, splits, None, seen
     means = JetMeans.fit(splits.train)
-    return points, Splits(*(means.apply(part) for part in splits)), means
+    return points, Splits(*(means.apply(part) for part in splits)), means, seen
 
 
 def _with_threads(config: SearchTrainConfig) -> SearchTrainConfig:
@@ -158,7 +165,7 @@ def train_search(
         if progress and echo is not None:
             echo(line)
 
-    points, splits, means = _prepared(config, data)
+    points, splits, means, seen = _prepared(config, data)
     features = config.input_features
     threads = torch.get_num_threads()
     info: dict[str, Any] = {
@@ -191,6 +198,7 @@ def train_search(
         if means is not None:
             means.save(tmp / JET_MEANS)
         info["seconds"] = time.perf_counter() - began
+        info.update(record_training(data, seen, tmp))
         (tmp / "config.yaml").write_text(dump_config(config), encoding="utf-8")
         (tmp / RUN_INFO).write_text(json.dumps(json_safe(info), indent=2), encoding="utf-8")
         (tmp / "run.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
