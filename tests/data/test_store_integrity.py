@@ -14,6 +14,7 @@ import pytest
 from heplearn.config import parse_config
 from heplearn.data import ShardedWriter, open_store
 from heplearn.data.integrity import file_checksums
+from heplearn.data.shards import CorruptShardWarning
 from heplearn.errors import DataError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 
@@ -82,7 +83,8 @@ def test_validate_needs_out_or_integrity(cli: Callable[..., CliResult], clean: P
 
 def test_rerun_regenerates_a_corrupt_shard(corrupt: Path, clean: Path) -> None:
     untouched = {p.name: p.stat().st_mtime_ns for p in corrupt.glob("shard-0000[02].h5")}
-    calib_dataset(CONFIG, corrupt)  # the same command again: checks and repairs
+    with pytest.warns(CorruptShardWarning, match=r"'truth/energy'.*shard-00001\.h5"):
+        calib_dataset(CONFIG, corrupt)  # the same command again: checks and repairs
     assert {p.name: p.stat().st_mtime_ns for p in corrupt.glob("shard-0000[02].h5")} == untouched
     open_store(corrupt, verify=True)
     assert_columns_equal(open_store(clean).read(), open_store(corrupt).read())
@@ -95,7 +97,8 @@ def test_resume_regenerates_a_corrupt_shard_of_a_killed_run(clean: Path, tmp_pat
     (partial / "manifest.json").unlink()
     (partial / "config.yaml").unlink()
     flip_byte(partial / "shard-00000.h5", "truth/energy")
-    store = calib_dataset(CONFIG, tmp_path / "store")
+    with pytest.warns(CorruptShardWarning, match=r"shard-00000\.h5.*generated again"):
+        store = calib_dataset(CONFIG, tmp_path / "store")
     assert not partial.exists()
     open_store(store, verify=True)
     assert_columns_equal(open_store(clean).read(), open_store(store).read())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from heplearn.errors import DataError, OutputExistsError, SchemaError
 __all__ = [
     "CONFIG_FILE",
     "MANIFEST",
+    "CorruptShardWarning",
     "ShardedWriter",
     "partial_folder",
     "run_fingerprint",
@@ -50,6 +52,10 @@ MANIFEST = "manifest.json"
 #: The fully resolved config of the run, written beside the shards.
 CONFIG_FILE = "config.yaml"
 _FINGERPRINT = "heplearn_fingerprint"
+
+
+class CorruptShardWarning(UserWarning):
+    """A finished shard failed its checksums on a rerun and is written again."""
 
 
 def run_fingerprint(resolved_config: str) -> str:
@@ -174,7 +180,9 @@ class ShardedWriter:
         path = self.shard_path(index)
         try:
             verify_file(path, *stamped_checksums(path))
-        except (DataError, OSError):
+        except (DataError, OSError) as err:
+            message = err.message if isinstance(err, DataError) else str(err)
+            warnings.warn(f"{message}: it is generated again", CorruptShardWarning, stacklevel=2)
             return False
         return True
 
