@@ -79,6 +79,15 @@ def train_dqm(
     model = build_model(config)
     model.check_labelled(maps, str(data))
     split = run_split(data, maps, config, generated)
+    # The hash split honours val_fraction only on average: a handful of maps can draw none.
+    if len(split.val) < 2:
+        raise DataError(
+            "too few validation maps",
+            str(data),
+            f"the split of {len(maps)} maps gives {len(split.val)} validation maps "
+            f"(val_fraction {config.val_fraction}); thresholds and false-alarm rates need them",
+            "give more maps or raise val_fraction",
+        )
     train, val, calibration = _fit_parts(model, maps, split)
     if len(train) == 0:
         raise DataError(
