@@ -2,9 +2,11 @@
 
 A shard carries its checksums (``heplearn_checksum`` over all fields and, since
 per-field checksums were added, ``heplearn_field_checksums``); the manifest repeats
-them.  A mismatch, or a field that cannot be decompressed, is one DataError naming
-the file and the field.  Stores written before per-field checksums are checked
-against the overall checksum only (the error then cannot name the field).
+them.  A single store file (``data import``) carries the per-field checksums only.
+A mismatch, or a field that cannot be decompressed, is one DataError naming the
+file and the field.  Stores written before per-field checksums are checked
+against the overall checksum only (the error then cannot name the field); single
+files written before then, only for being readable.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from heplearn.data.checksums import CHECKSUM_ATTR, FIELD_CHECKSUMS_ATTR, hash_column
 from heplearn.data.schema import Column, jagged_from_parts, schema_from_json
-from heplearn.data.writer import hash_column
 from heplearn.errors import DataError
 
 __all__ = [
@@ -30,9 +32,6 @@ __all__ = [
     "stamped_checksums",
     "verify_file",
 ]
-
-CHECKSUM_ATTR = "heplearn_checksum"
-FIELD_CHECKSUMS_ATTR = "heplearn_field_checksums"
 
 _FIX = "regenerate the store (rerun the command that wrote it) or re-copy it"
 
@@ -131,7 +130,10 @@ def stamped_checksums(path: Path) -> tuple[str | None, dict[str, str] | None]:
             fields = handle.attrs.get(FIELD_CHECKSUMS_ATTR)
     except OSError:
         return None, None  # unreadable: file_checksums then says so, naming the file
-    return (
-        None if checksum is None else str(checksum),
-        None if fields is None else dict(json.loads(str(fields))),
-    )
+    try:
+        stamped = None if fields is None else dict(json.loads(str(fields)))
+    except (ValueError, TypeError) as err:
+        raise DataError(
+            f"unreadable attribute '{FIELD_CHECKSUMS_ATTR}'", str(path), f"{err}", _FIX
+        ) from err
+    return None if checksum is None else str(checksum), stamped

@@ -125,8 +125,9 @@ class Store:
         """Read every value back and compare with the checksums written with the store.
 
         Raises one DataError naming the file and the field whose values changed (a flipped
-        byte, a truncated copy).  A single store file is checked against the checksums it
-        carries, if any; otherwise only that every field can be read back.
+        byte, a truncated copy).  A single store file is checked against the per-field
+        checksums its writer stamped; one written before writers stamped them, only for
+        every field being readable.
         """
         for segment in self.segments:
             if self.is_sharded:

@@ -28,14 +28,10 @@ from heplearn.data.atomic import (
     remove_stale_temporaries,
     replace_path,
 )
-from heplearn.data.integrity import (
-    CHECKSUM_ATTR,
-    FIELD_CHECKSUMS_ATTR,
-    stamped_checksums,
-    verify_file,
-)
+from heplearn.data.checksums import CHECKSUM_ATTR, FIELD_CHECKSUMS_ATTR, checksum_columns
+from heplearn.data.integrity import stamped_checksums, verify_file
 from heplearn.data.schema import SCHEMA_VERSION, Column
-from heplearn.data.writer import StoreWriter, checksum_columns, field_checksums
+from heplearn.data.writer import StoreWriter
 from heplearn.errors import DataError, OutputExistsError, SchemaError
 
 __all__ = [
@@ -188,11 +184,8 @@ class ShardedWriter:
 
     def write_shard(self, index: int, columns: Mapping[str, Column]) -> Path:
         """Write one shard atomically (replacing a stale one of the same index)."""
-        attributes = {
-            _FINGERPRINT: self.fingerprint,
-            CHECKSUM_ATTR: checksum_columns(columns),
-            FIELD_CHECKSUMS_ATTR: json.dumps(field_checksums(columns), sort_keys=True),
-        }
+        # The writer stamps the per-field checksums; the overall one is the manifest's.
+        attributes = {_FINGERPRINT: self.fingerprint, CHECKSUM_ATTR: checksum_columns(columns)}
         path = self.shard_path(index)
         with StoreWriter(
             path, provenance=self.provenance, overwrite=True, attributes=attributes

@@ -2,12 +2,13 @@
 
 Columns arrive in batches (``append``), so a store larger than memory can be
 written from a chunked source.  The file is written under a temporary name and
-renamed to its final name only when the ``with`` block completes.
+renamed to its final name only when the ``with`` block completes.  It is stamped
+with the checksum of each field's values (``heplearn_field_checksums``), so
+``open_store(..., verify=True)`` can tell a flipped byte from intact data.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,13 @@ from heplearn.data.atomic import (
     remove_stale_temporaries,
     replace_path,
     temporary_path,
+)
+from heplearn.data.checksums import (
+    FIELD_CHECKSUMS_ATTR,
+    FieldDigests,
+    checksum_columns,
+    field_checksums,
+    hash_column,
 )
 from heplearn.data.schema import (
     SCHEMA_VERSION,
@@ -47,36 +55,6 @@ def _chunk_rows(spec: FieldSpec) -> int:
     return max(1, min(CHUNK_BYTES // max(row_bytes, 1), 65536))
 
 
-def hash_column(digest: Any, name: str, column: Column) -> None:
-    """Feed one column's name, type and values into ``digest`` (the checksum format)."""
-    spec = spec_of(column)
-    digest.update(f"{name}:{spec.describe()}\n".encode())
-    if spec.jagged:
-        offsets, content = jagged_to_parts(column)
-        digest.update(np.ascontiguousarray(offsets).tobytes())
-        digest.update(np.ascontiguousarray(content).tobytes())
-    else:
-        digest.update(np.ascontiguousarray(column).tobytes())
-
-
-def checksum_columns(columns: Mapping[str, Column]) -> str:
-    """SHA-256 of the columns' names, types and values (independent of HDF5 file layout)."""
-    digest = hashlib.sha256()
-    for name in sorted(columns):
-        hash_column(digest, name, columns[name])
-    return digest.hexdigest()
-
-
-def field_checksums(columns: Mapping[str, Column]) -> dict[str, str]:
-    """SHA-256 of each column's name, type and values, so that a mismatch names its field."""
-    sums = {}
-    for name in sorted(columns):
-        digest = hashlib.sha256()
-        hash_column(digest, name, columns[name])
-        sums[name] = digest.hexdigest()
-    return sums
-
-
 class StoreWriter:
     """Write a store file batch by batch: ``with StoreWriter(path, ...) as w: w.append(cols)``."""
 
@@ -98,6 +76,7 @@ class StoreWriter:
         self.rows = 0
         self._tmp = temporary_path(self.path)
         self._file: h5py.File | None = None
+        self._digests: FieldDigests | None = None
 
     def __enter__(self) -> StoreWriter:
         check_output(self.path, self.overwrite)
@@ -120,6 +99,8 @@ class StoreWriter:
         if exc_type is None:
             self._file.attrs["heplearn_schema"] = schema_to_json(self.schema)
             self._file.attrs["heplearn_rows"] = self.rows
+            sums = self._digests.finish(self._file) if self._digests else {}
+            self._file.attrs[FIELD_CHECKSUMS_ATTR] = json.dumps(sums, sort_keys=True)
         self._file.close()
         self._file = None
         if exc_type is not None:
@@ -199,6 +180,9 @@ class StoreWriter:
             for name, spec in specs.items():
                 self._create(name, spec)
             self.schema = specs
+            self._digests = FieldDigests(specs)
+        assert self._digests is not None
+        self._digests.update(columns)
         for name, column in columns.items():
             if specs[name].jagged:
                 self._append_jagged(name, column)
