@@ -2,7 +2,8 @@
 
 User errors (:class:`~heplearn.errors.HeplearnError`, unreadable paths) print
 one line ``error: <what> in <where>: <why>; <what to do>`` and exit 1; bad
-usage exits 2; ``--debug`` shows the traceback.
+usage exits 2; ``--debug`` shows the traceback.  heplearn's warnings print as one
+line ``warning: <message>`` (``--debug``: Python's format, with file and line).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from heplearn.cli import search as search_commands
 from heplearn.cli.demo import demo
 from heplearn.cli.info import info
 from heplearn.cli.state import STATE
+from heplearn.cli.warning_lines import one_line_warnings
 from heplearn.errors import HeplearnError
 
 __all__ = ["app", "main"]
@@ -81,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     STATE.debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="heplearn", standalone_mode=False)
+        with one_line_warnings(debug=STATE.debug):
+            result = app(args=args, prog_name="heplearn", standalone_mode=False)
     except HeplearnError as err:
         return _fail(err.message)
     except OSError as err:
