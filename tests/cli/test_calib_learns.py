@@ -1,10 +1,11 @@
 """The calibration network learns: trained on guns, it beats E_acc on held-out Z→ee clusters.
 
 A network that returns a constant, or that never updates, fails here: E_acc is the
-calorimeter's own answer, so beating it needs the network to use its inputs.  Beating
-the BDT needs more clusters than a default-suite test can simulate (on 6,000 guns the
-BDT still wins); the slow ``tests/calib/test_shipped_configs_beat_bdt.py`` checks it
-with 20,000 guns for every shipped config.
+calorimeter's own answer, so beating it needs the network to use its inputs.  On the
+session's 1,200 guns the outcome depends on the initial weights (0.83–1.04 of E_acc's
+eIQR over three seeds); 4,000 guns give 0.77–0.82.  Beating the BDT needs more clusters
+than a default-suite test can simulate (on 6,000 guns the BDT still wins); the slow
+``tests/calib/test_shipped_configs_beat_bdt.py`` checks it with 20,000 guns per shipped config.
 """
 
 from __future__ import annotations
@@ -13,23 +14,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from heplearn.calib.evaluate import evaluate_run
 from heplearn.calib.train import train_calib
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import parse_config
+from heplearn.generate import CalibSampleConfig, calib_dataset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: The network's eIQR on Z→ee clusters must be below this fraction of E_acc's
-#: (measured 0.83–0.85 on the test stores; a constant network gives 1).
+#: (measured 0.77–0.82 over three seeds; a constant network gives 1).
 MARGIN_EACC = 0.9
+
+
+@pytest.fixture(scope="module")
+def guns(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4,000 ATLAS-like single e±/γ as in ``gun_store`` (≈ 6 s to simulate)."""
+    settings = {
+        "kind": "calib-sample",
+        "geometry": "atlas-lar",
+        "source": "gun",
+        "events": 4000,
+        "shard_events": 2000,
+        "seed": 13,
+        "mu": 20.0,
+        "pool_events": 50,
+    }
+    config = parse_config(CalibSampleConfig, settings, "test")
+    return calib_dataset(config, tmp_path_factory.mktemp("calib") / "guns")
 
 
 def _train_and_evaluate(
     gun_store: Path, zee_store: Path, out: Path, **settings: Any
 ) -> dict[str, Any]:
     config = parse_config(CalibTrainConfig, {"preset": "tiny", **settings}, "test")
+    torch.manual_seed(0)  # calib train does not seed the network's initial weights
     train_calib(config, gun_store, out / "run")
     # Z→ee is another store: every cluster is held out from the gun training sample.
     evaluation = evaluate_run(out / "run", zee_store, n_boot=10, importance=False)
@@ -38,16 +59,14 @@ def _train_and_evaluate(
     return metrics
 
 
-def test_network_beats_e_acc_on_held_out_zee(
-    gun_store: Path, zee_store: Path, tmp_path: Path
-) -> None:
+def test_network_beats_e_acc_on_held_out_zee(guns: Path, zee_store: Path, tmp_path: Path) -> None:
     metrics = _train_and_evaluate(
-        gun_store,
+        guns,
         zee_store,
         tmp_path,
         bdt=None,
         loss="logcosh",
         logcosh_scale=0.02,
-        trainer={"epochs": 12, "batch_size": 64, "lr_max": 0.003, "patience": 0},
+        trainer={"epochs": 12, "batch_size": 128, "lr_max": 0.003, "patience": 0},
     )
     assert metrics["eiqr_network"] < MARGIN_EACC * metrics["eiqr_e_acc"]
