@@ -5,13 +5,16 @@ at the end, so a crash or a kill never leaves a half-trained run under the
 final name and ``--overwrite`` keeps the old run until the new one is done.
 The partial folder has a stable name, so ``--resume`` after a kill continues it
 (a new run over it needs ``--overwrite``); ``--resume`` of a finished run (more
-epochs) works on a copy of it.
+epochs) works on a copy of it.  ``run_lock`` keeps a second run into the same
+``--out`` from sharing the partial folder: it fails at once, naming the first.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from heplearn.calib.run_folder import RunFolder
@@ -22,14 +25,26 @@ from heplearn.data.atomic import (
     replace_path,
     temporary_path,
 )
+from heplearn.data.output_lock import output_lock
 from heplearn.errors import OutputExistsError
 
-__all__ = ["partial_run", "publish_run", "resume_source", "start_run"]
+__all__ = ["partial_run", "publish_run", "resume_source", "run_lock", "start_run"]
 
 
 def partial_run(final: Path) -> Path:
     """The hidden folder a run to ``final`` is trained in."""
     return final.parent / f".{final.name}.partial"
+
+
+@contextmanager
+def run_lock(final: Path) -> Iterator[None]:
+    """Hold the lock on ``final`` for a whole run (checks, training, rename); the main
+    process only, since under torchrun the other ranks write into the main one's folder."""
+    if not _is_main_process():
+        yield
+        return
+    with output_lock(final, "calib train"):
+        yield
 
 
 def resume_source(final: Path) -> RunFolder:

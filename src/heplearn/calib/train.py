@@ -32,7 +32,7 @@ from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
 from heplearn.calib.objective import calib_objective
 from heplearn.calib.resolution_metrics import eiqr
-from heplearn.calib.run_staging import publish_run, resume_source, start_run
+from heplearn.calib.run_staging import publish_run, resume_source, run_lock, start_run
 from heplearn.calib.scalers import ScalerSet
 from heplearn.calib.targets import make_target
 from heplearn.calib.train_config import CalibTrainConfig
@@ -173,8 +173,32 @@ def train_calib(
     progress: bool = False,
     where: str = "the calib-train config",
 ) -> TrainSummary:
-    """Train the BDT baseline and the configured network on the store ``data`` into ``out``."""
-    data, final = Path(data), Path(out)
+    """Train the BDT baseline and the configured network on the store ``data`` into ``out``.
+
+    A second run into the same ``out`` while this one runs fails at once (OutputLockedError).
+    """
+    with run_lock(Path(out)):
+        return _train_locked(
+            config,
+            Path(data),
+            Path(out),
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            where=where,
+        )
+
+
+def _train_locked(
+    config: CalibTrainConfig,
+    data: Path,
+    final: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    where: str,
+) -> TrainSummary:
     if resume:
         resume_source(final).check_resume(config_to_dict(config), data)
     # Trained in .NAME.partial and renamed at the end: --out holds a whole run or none.
