@@ -94,7 +94,9 @@ def tune_command(
 ) -> None:
     """Tune the BDT baseline with Optuna (TPE + median pruning); a killed study resumes.
 
-    Writes OUT/best-bdt.yaml (a calib-train config with the best BDT settings).
+    Writes OUT/best-bdt.yaml (a calib-train config with the best BDT settings), whole or not
+    at all. OUT/study.db is written in place by design: Optuna commits each trial to it as
+    it ends, so rerunning the command resumes the study (--trials is the total).
     """
     from heplearn.calib.bdt import BdtConfig
     from heplearn.calib.bdt_tuning import tune_bdt
