@@ -48,11 +48,22 @@ def test_evaluate_reports_efficiency_auc_and_localisation(
     info = json.loads((qtest_run / "run.json").read_text())
     assert metrics["maps"] == info["test_maps"] and 30 < metrics["maps"] < 90  # ≈ 25 % of 240
     efficiency = metrics["efficiency_at_false_alarm"]
-    assert set(efficiency) == {"0.01", "0.001"}
+    # A few dozen good validation maps cannot resolve 0.1 %: no figure is quoted under it.
+    resolution = metrics["false_alarm_resolution"]
+    smallest = resolution["smallest_rate"]
+    assert smallest == 1 / resolution["validation_good_maps"] > 0.001
+    assert all(table["rate"] >= smallest for table in efficiency.values())
+    assert "0.001" not in efficiency
+    assert any("0.001" in note for note in metrics["notes"])
+    assert "smallest resolvable rate" in result.err
+    table = next(iter(efficiency.values()))
     # Dead and hot regions of many channels are unmistakable for the classical tests.
-    for key in ("dead_5x5", "hot_5x5", "dead_rbx", "hot_rbx"):
-        if key in efficiency["0.01"]:
-            assert efficiency["0.01"][key] == 1.0, key
+    large = [key for key in ("dead_5x5", "hot_5x5", "dead_rbx", "hot_rbx") if key in table["maps"]]
+    assert large
+    for key in large:
+        assert table["efficiency"][key] == 1.0, key
+        low, high = table["interval"][key]
+        assert low < 1.0 == high  # a handful of maps: 1σ reaches well below 100 %
     assert metrics["auc"]["dead"] > 0.95 and metrics["auc"]["hot"] > 0.95
     assert metrics["localisation"]["precision"] > 0.9
     assert (out / "report.html").read_text().count("<img") >= 3

@@ -15,8 +15,15 @@ def test_quick_dqm_demo_trains_three_models_and_reports(tmp_path: Path) -> None:
     figures = dqm_demo(tmp_path, quick=True, seed=1, overwrite=False, progress=False)
     metrics = json.loads((tmp_path / "dqm-report" / "metrics.json").read_text())
     assert [m["model"] for m in metrics["models"].values()] == ["qtest", "cnn3bn", "ae"]
-    assert figures["dqm: held-out maps"] == 75.0
-    # Single dead or hot channels are easy for the classical tests at 1 % false alarms.
-    assert figures["dqm: dead 1×1 efficiency @1 % FA (qtest)"] >= 0.9
-    assert 0.5 < figures["dqm: AE AUC (worst class)"] <= 1.0
+    assert figures["dqm: held-out maps"].value == metrics["maps"] > 50
+    # 75 held-out maps leave too few good validation maps for 1 %: the rate is 1/N, and says so.
+    resolution = metrics["false_alarm_resolution"]
+    rate = f"@{100 / resolution['validation_good_maps']:.2g} % FA"
+    dead = figures[f"dqm: dead 1x1 efficiency {rate} (qtest)"]
+    assert "too few for 1 %, 0.1 %" in dead.note
+    # Single dead channels are easy for the classical tests; a few maps leave a wide error.
+    assert dead.value >= 0.9 and 0.0 < dead.error < 0.2
+    auc = figures["dqm: AE AUC (worst class)"]
+    assert 0.5 < auc.value <= 1.0 and auc.error > 0
+    assert "significant" in figures["dqm: cnn3bn − qtest accuracy"].note
     assert (tmp_path / "dqm-report" / "report.html").is_file()

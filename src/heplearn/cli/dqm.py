@@ -88,6 +88,7 @@ def evaluate_command(
     from heplearn.data.atomic import check_output
     from heplearn.dqm.evaluate import evaluate_run, held_out_maps
     from heplearn.dqm.evaluation_report import write_dqm_evaluation
+    from heplearn.dqm.metrics import rate_label, with_interval
 
     check_output(out, overwrite)
     held_out = held_out_maps(run[0], data)
@@ -97,20 +98,31 @@ def evaluate_command(
         )
     evaluations = [evaluate_run(folder, held_out) for folder in run]
     write_dqm_evaluation(evaluations, held_out, data, out, overwrite=overwrite)
-    table = Table(title=f"DQM evaluation on {len(held_out.maps)} maps ({held_out.selection})")
-    for column in ("run", "accuracy", "dead 1×1 @1 %", "hot 1×1 @1 %", "recall", "precision"):
+    table = Table(
+        title=f"DQM evaluation on {len(held_out.maps)} maps ({held_out.selection}); "
+        "[1σ binomial intervals]"
+    )
+    for column in ("run", "accuracy", "false alarm set", "dead 1×1", "hot 1×1", "recall"):
         table.add_column(column)
+    errors = Console(stderr=True)
     for ev in evaluations:
-        eff = ev.metrics["efficiency_at_false_alarm"]["0.01"]
-        local = ev.metrics["localisation"]
+        # The largest rate first: the 1 % table, or 1/N when even that is not resolved.
+        eff = next(iter(ev.metrics["efficiency_at_false_alarm"].values()))
+        cells = [
+            with_interval(eff["efficiency"][k], eff["interval"][k])
+            if k in eff["efficiency"]
+            else "–"
+            for k in ("dead_1x1", "hot_1x1")
+        ]
         table.add_row(
             ev.name,
-            f"{ev.metrics['accuracy']:.3f}",
-            f"{eff.get('dead_1x1', float('nan')):.3f}",
-            f"{eff.get('hot_1x1', float('nan')):.3f}",
-            f"{local['recall']:.3f}",
-            f"{local['precision']:.3f}",
+            with_interval(ev.metrics["accuracy"], ev.metrics.get("accuracy_interval")),
+            rate_label(eff["rate"]),
+            *cells,
+            f"{ev.metrics['localisation']['recall']:.3f}",
         )
+        for note in ev.metrics.get("notes", []):
+            errors.print(f"note ({ev.name}): {note}", style="yellow", highlight=False)
     Console().print(table)
     Console().print(f"report: {out / 'report.html'}")
 

@@ -8,32 +8,36 @@ autoencoder trained for a few epochs, all evaluated on the same held-out maps in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
-from heplearn.config import parse_config
-from heplearn.dqm.evaluate import evaluate_run, held_out_maps
+import numpy as np
+
+from heplearn.config import load_config, parse_config, shipped_config
+from heplearn.dqm.evaluate import HeldOut, ModelEvaluation, evaluate_run, held_out_maps
 from heplearn.dqm.evaluation_report import write_dqm_evaluation
+from heplearn.dqm.labels import CLASS_NAMES
+from heplearn.dqm.metrics import rate_label
 from heplearn.dqm.model_config import DqmModelConfig
 from heplearn.dqm.train import train_dqm
 from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
+from heplearn.report.summary import Figure, compared
+from heplearn.stats.auc_error import auc_error
+from heplearn.stats.binomial import binomial_error
 
 __all__ = ["dqm_demo"]
 
 
 def _sample_config(quick: bool, seed: int) -> DqmSampleConfig:
-    return parse_config(
-        DqmSampleConfig,
-        {
-            "events": 300 if quick else 1500,
-            "shard_events": 150 if quick else 500,
-            "seed": seed + 200,
-            "lumisections_per_run": 100,
-            "good_fraction": 0.5,
-            "fault_shapes": {"1x1": 1.0, "5x5": 1.0, "rbx": 1.0, "depth": 0.25},
-        },
-        "the demo DQM sample",
+    """The shipped ``configs/dqm/quick.yaml`` physics; the demo sets size and seed."""
+    shipped = load_config(DqmSampleConfig, shipped_config("dqm/quick.yaml"))
+    return dataclasses.replace(
+        shipped,
+        events=300 if quick else 1500,
+        shard_events=150 if quick else 500,
+        seed=seed + 200,
     )
 
 
@@ -65,8 +69,8 @@ def _model_configs(quick: bool) -> dict[str, DqmModelConfig]:
 
 def dqm_demo(
     out: Path, *, quick: bool, seed: int, overwrite: bool, progress: bool
-) -> dict[str, float]:
-    """Generate, train qtest/cnn3bn/ae, evaluate into ``out/dqm-report``; the headline figures."""
+) -> dict[str, Figure]:
+    """Generate, train qtest/cnn3bn/ae, evaluate into ``out/dqm-report``; figures with errors."""
     store = dqm_dataset(
         _sample_config(quick, seed), out / "dqm-sample", overwrite=overwrite, progress=progress
     )
@@ -79,19 +83,64 @@ def dqm_demo(
     held_out = held_out_maps(runs[0], store)
     evaluations = [evaluate_run(run, held_out) for run in runs]
     write_dqm_evaluation(evaluations, held_out, store, out / "dqm-report", overwrite=True)
-    qtest, cnn, ae = (ev.metrics for ev in evaluations)
-    efficiency = qtest["efficiency_at_false_alarm"]["0.01"]
-    figures = {
-        "dqm: held-out maps": float(qtest["maps"]),
-        "dqm: dead 1×1 efficiency @1 % FA (qtest)": efficiency.get("dead_1x1"),
-        "dqm: hot 1×1 efficiency @1 % FA (qtest)": efficiency.get("hot_1x1"),
-        "dqm: localisation recall (qtest)": qtest["localisation"]["recall"],
-        "dqm: cnn3bn accuracy": cnn["accuracy"],
-        "dqm: AE AUC (worst class)": min(ae["auc"].values(), default=None),
-    }
-    # A class absent from a small held-out set has no figure.
-    return {
-        key: float(value)
-        for key, value in figures.items()
-        if value is not None and not math.isnan(float(value))
-    }
+    return _figures(evaluations, held_out)
+
+
+def _efficiency(metrics: dict[str, Any], fault: str) -> tuple[str, Figure] | None:
+    """Efficiency of ``fault`` at the largest resolved rate, its 1σ binomial error and n."""
+    table = next(iter(metrics["efficiency_at_false_alarm"].values()))
+    if fault not in table["efficiency"]:
+        return None  # a fault absent from a small held-out set has no figure
+    low, high = table["interval"][fault]
+    value = table["efficiency"][fault]
+    label = f"dqm: {fault.replace('_', ' ')} efficiency @{rate_label(table['rate'])} FA (qtest)"
+    n_val = metrics["false_alarm_resolution"]["validation_good_maps"]
+    note = f"{table['maps'][fault]} maps; threshold set on {n_val} good validation maps"
+    if table["requested"] != [table["rate"]]:
+        requested = ", ".join(f"{100 * r:g} %" for r in table["requested"])
+        note += f", too few for {requested}"
+    return label, Figure(value, (high - low) / 2, note)
+
+
+def _accuracy_difference(cnn: ModelEvaluation, qtest: ModelEvaluation, truth: Any) -> Figure:
+    """cnn3bn accuracy minus qtest's on the same maps, with a paired bootstrap error."""
+    gain = (cnn.predicted == truth).astype(np.float64) - (qtest.predicted == truth)
+    rng = np.random.default_rng(0)
+    draws = [gain[rng.integers(0, gain.size, gain.size)].mean() for _ in range(200)]
+    return compared(float(gain.mean()), float(np.std(draws, ddof=1)), 0.0, "cnn3bn vs qtest")
+
+
+def _figures(evaluations: list[ModelEvaluation], held_out: HeldOut) -> dict[str, Figure]:
+    qtest, cnn, ae = evaluations
+    truth = held_out.maps.map_class
+    local = qtest.metrics["localisation"]
+    figures = {"dqm: held-out maps": Figure(float(qtest.metrics["maps"]))}
+    for fault in ("dead_1x1", "hot_1x1"):
+        entry = _efficiency(qtest.metrics, fault)
+        if entry is not None:
+            figures[entry[0]] = entry[1]
+    n_faulty = int(local["faulty_channels"])
+    if n_faulty:
+        hits = round(local["recall"] * n_faulty)
+        figures["dqm: localisation recall (qtest)"] = Figure(
+            local["recall"],
+            binomial_error(hits, n_faulty),
+            f"{n_faulty} faulty channels; binomial, a lower bound: a fault's channels go together",
+        )
+    n_maps = len(held_out.maps)
+    accuracy = cnn.metrics["accuracy"]
+    figures["dqm: cnn3bn accuracy"] = Figure(
+        accuracy,
+        binomial_error(round(accuracy * n_maps), n_maps),
+        f"{n_maps} maps, {len(CLASS_NAMES)} classes",
+    )
+    figures["dqm: cnn3bn − qtest accuracy"] = _accuracy_difference(cnn, qtest, truth)
+    aucs = ae.metrics["auc"]
+    if aucs:
+        worst = min(aucs, key=aucs.__getitem__)
+        good = int(np.sum(truth == 0))
+        bad = int(np.sum(truth == CLASS_NAMES.index(worst)))
+        figures["dqm: AE AUC (worst class)"] = Figure(
+            aucs[worst], auc_error(aucs[worst], bad, good), f"{worst}: {bad} vs {good} good maps"
+        )
+    return {k: f for k, f in figures.items() if math.isfinite(f.value)}

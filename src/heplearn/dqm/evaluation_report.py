@@ -17,6 +17,7 @@ from heplearn import __version__
 from heplearn.data.atomic import atomic_output
 from heplearn.dqm.evaluate import HeldOut, ModelEvaluation
 from heplearn.dqm.labels import CLASS_NAMES
+from heplearn.dqm.metrics import rate_label, with_interval
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
 from heplearn.report.learning_curve import plot_learning_curve
@@ -103,21 +104,28 @@ def _channel_maps(ev: ModelEvaluation, folder: Path) -> Path:
         return save_figure(fig, folder, f"channels_{ev.name}")
 
 
+def _fault(table: dict[str, Any], fault: str) -> str:
+    """Efficiency of one fault in one rate's table, with its interval ("–" when absent)."""
+    value = table["efficiency"].get(fault)
+    return "–" if value is None else with_interval(value, table["interval"][fault])
+
+
 def _comparison_rows(evaluations: Sequence[ModelEvaluation]) -> list[list[str]]:
     rows = []
     for ev in evaluations:
         m = ev.metrics
-        eff = m["efficiency_at_false_alarm"]["0.01"]
-        worst = min((v for k, v in eff.items() if k != "false_alarm"), default=float("nan"))
+        table = next(iter(m["efficiency_at_false_alarm"].values()))  # the largest rate
+        worst = min(table["efficiency"], key=table["efficiency"].__getitem__, default=None)
         rows.append(
             [
                 ev.name,
                 m["model"],
-                f"{m['accuracy']:.3f}",
-                f"{eff.get('dead_1x1', float('nan')):.3f}",
-                f"{eff.get('hot_1x1', float('nan')):.3f}",
-                f"{worst:.3f}",
-                f"{eff.get('false_alarm', float('nan')):.4f}",
+                with_interval(m["accuracy"], m.get("accuracy_interval")),
+                rate_label(table["rate"]),
+                _fault(table, "dead_1x1"),
+                _fault(table, "hot_1x1"),
+                "–" if worst is None else f"{_fault(table, worst)} ({worst})",
+                with_interval(table["false_alarm"], table["false_alarm_interval"]),
                 f"{min(m['auc'].values(), default=float('nan')):.4f}",
                 f"{m['localisation']['recall']:.3f}",
                 f"{m['localisation']['precision']:.3f}",
@@ -126,14 +134,26 @@ def _comparison_rows(evaluations: Sequence[ModelEvaluation]) -> list[list[str]]:
     return rows
 
 
-def _efficiency_rows(ev: ModelEvaluation) -> list[list[str]]:
-    table = ev.metrics["efficiency_at_false_alarm"]
-    keys = sorted(k for k in table["0.01"] if k != "false_alarm")
+def _efficiency_rows(ev: ModelEvaluation) -> tuple[list[str], list[list[str]]]:
+    tables = list(ev.metrics["efficiency_at_false_alarm"].values())
+    faults = sorted({fault for table in tables for fault in table["efficiency"]})
     aucs = ev.metrics["auc_by_fault"]
-    return [
-        [key, f"{table['0.01'][key]:.3f}", f"{table['0.001'][key]:.3f}", f"{aucs[key]:.4f}"]
-        for key in keys
+    header = [
+        "fault",
+        "maps",
+        *(f"efficiency @{rate_label(t['rate'])} false alarm" for t in tables),
+        "AUC vs good",
     ]
+    rows = [
+        [
+            fault,
+            str(tables[0]["maps"].get(fault, 0)),
+            *(_fault(t, fault) for t in tables),
+            f"{aucs[fault]:.4f}",
+        ]
+        for fault in faults
+    ]
+    return header, rows
 
 
 def write_dqm_evaluation(
@@ -158,18 +178,24 @@ def write_dqm_evaluation(
         report.paragraph(
             f"{len(held_out.maps)} maps ({held_out.selection}) of {data}, shape "
             f"{held_out.maps.shape}; heplearn {__version__}. Thresholds at each false-alarm "
-            "rate were set on the good validation maps of each run."
+            "rate were set on the good validation maps of each run; N of them resolve no rate "
+            "below 1/N, so a smaller requested rate is quoted at 1/N. Brackets: 1σ "
+            "Clopper–Pearson intervals of each fraction."
         )
+        for ev in evaluations:
+            for note in ev.metrics.get("notes", []):
+                report.paragraph(f"Note ({ev.name}): {note}.")
         report.heading("All models on the same held-out maps")
         report.table(
             [
                 "run",
                 "model",
                 "accuracy",
-                "dead 1×1 eff. @1 %",
-                "hot 1×1 eff. @1 %",
-                "worst fault eff. @1 %",
-                "realised false alarm",
+                "false-alarm rate set",
+                "dead 1×1 eff.",
+                "hot 1×1 eff.",
+                "worst fault eff.",
+                "realised false alarm (test)",
                 "worst class AUC",
                 "localisation recall",
                 "localisation precision",
@@ -178,10 +204,7 @@ def write_dqm_evaluation(
         )
         for ev in evaluations:
             report.heading(f"{ev.name} ({ev.metrics['model']})")
-            report.table(
-                ["fault", "efficiency @1 % false alarm", "@0.1 %", "AUC vs good"],
-                _efficiency_rows(ev),
-            )
+            report.table(*_efficiency_rows(ev))
             local = ev.metrics["localisation"]
             report.table(
                 ["fault", "channels flagged (recall)", "flags truly faulty (precision)"],

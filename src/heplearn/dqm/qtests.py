@@ -15,7 +15,7 @@ The statistics (all computed on live channels of the :class:`Reference`):
 
 Each threshold is chosen on good validation maps so that at most
 ``false_flag_rate / 4`` of them fail that test (the four tests share the
-budget: Bonferroni) — see :func:`threshold_for_rate`.
+budget: Bonferroni) — see :func:`heplearn.dqm.metrics.threshold_for_rate`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 
 from heplearn.dqm.maps import MapSet
+from heplearn.dqm.metrics import threshold_for_rate
 from heplearn.dqm.reference import Reference
 
 __all__ = [
     "N_TESTS",
     "MapStatistics",
     "map_statistics",
-    "threshold_for_rate",
+    "threshold_for_rate",  # re-exported: the one implementation lives in dqm.metrics
 ]
 
 Array = np.ndarray[Any, Any]
@@ -101,16 +102,3 @@ def map_statistics(
         chi2_ndf=(flat_pulls.astype(np.float64) ** 2).sum(axis=1) / n_live,
         ks=_ks(maps.counts, reference),
     )
-
-
-def threshold_for_rate(good_values: Array, rate: float, floor: float = 0.0) -> float:
-    """Smallest threshold T with at most ``rate`` of ``good_values`` above it, at least ``floor``.
-
-    With fewer than ``1/rate`` values the rate cannot be resolved and T is the
-    largest good value (false-flag rate about 1/(N+1)); give more validation maps.
-    """
-    values = np.sort(np.asarray(good_values, dtype=np.float64))
-    if values.size == 0:
-        return float(floor)
-    allowed = int(np.floor(rate * values.size))
-    return float(max(values[values.size - 1 - allowed], floor))

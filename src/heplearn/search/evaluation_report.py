@@ -21,7 +21,9 @@ from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
 from heplearn.report.metrics_json import write_metrics_json
 from heplearn.search.evaluate import MethodScores, SearchEvaluation, z_curve
+from heplearn.search.significance import z_statistical_error
 from heplearn.stats import roc_curve
+from heplearn.stats.auc_error import auc_error
 
 __all__ = ["write_evaluation_files", "write_search_evaluation"]
 
@@ -40,6 +42,28 @@ _LABELS = {
 
 def _fmt(value: Any, digits: int = 3) -> str:
     return "–" if value is None else f"{float(value):.{digits}g}"
+
+
+def _with_error(value: Any, error: float, digits: int = 3) -> str:
+    """``1.23 ± 0.15``; the value alone when there is no error."""
+    if value is None:
+        return "–"
+    return _fmt(value, digits) + ("" if not np.isfinite(error) else f" ± {error:.2g}")
+
+
+def _z_cell(metrics: dict[str, Any], point: str, method: str) -> str:
+    """Z of one selection with its MC-statistical error."""
+    entry = metrics["yields"][point].get(method)
+    error = z_statistical_error(entry, metrics["sigma_b"]) if entry else float("nan")
+    return _with_error(metrics["significance"][point].get(method), error)
+
+
+def _auc_cell(metrics: dict[str, Any], point: str, method: str) -> str:
+    """AUC with its Hanley–McNeil error from the evaluated event counts."""
+    auc = metrics["auc"][point][method]
+    n_signal = int(metrics["events"]["signal"][point])
+    error = auc_error(float(auc), n_signal, int(metrics["events"]["background"]))
+    return _with_error(auc, error, 4)
 
 
 def _roc(
@@ -189,12 +213,16 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
     points = list(metrics["significance"])
     ml = [m for m in methods if m in metrics["auc"].get(points[0], {})] if points else []
     report.heading(f"Asimov significance Z [σ] per signal point (σ_b = {metrics['sigma_b']:g})")
+    report.paragraph(
+        "± : the 1σ error of Z from the finite simulated sample (s from its event count, b "
+        "from √Σw²); a difference between methods within these errors does not rank them."
+    )
     report.table(
         ["point", *(_LABELS[m] for m in methods), "best ML / thesis", "best ML / optimised"],
         [
             [
                 p,
-                *(_fmt(metrics["significance"][p].get(m)) for m in methods),
+                *(_z_cell(metrics, p, m) for m in methods),
                 _fmt(metrics["ratio_best_ml_vs_thesis_cuts"][p]),
                 _fmt(metrics["ratio_best_ml_vs_optimised_cuts"][p]),
             ]
@@ -222,7 +250,7 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
             [
                 [
                     p,
-                    *(_fmt(metrics["auc"][p][m], 4) for m in ml),
+                    *(_auc_cell(metrics, p, m) for m in ml),
                     *(_fmt(metrics["binned_significance"][p][m]) for m in ml),
                 ]
                 for p in points

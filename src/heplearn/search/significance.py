@@ -29,6 +29,7 @@ is possible there).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "binned_significance",
     "count",
     "selection_z",
+    "z_statistical_error",
 ]
 
 Array = np.ndarray[Any, Any]
@@ -265,3 +267,19 @@ def binned_significance(
     b_bins = np.array([m[1] for m in merged])
     z_bins = np.asarray(asimov_z(s_bins, b_bins, sigma_b_rel))
     return float(np.sqrt(np.sum(z_bins**2)))
+
+
+def z_statistical_error(yields: dict[str, float], sigma_b_rel: float) -> float:
+    """1σ error of a selection's Asimov Z from its finite simulated sample.
+
+    ``yields`` is :meth:`CountResult.to_dict`: s is taken as uncertain by s/√(signal
+    events), b by √Σw²; both are propagated through :func:`asimov_z`.  NaN when s or b is 0.
+    """
+    s, b, n_s = yields["s"], yields["b"], yields["n_signal_events"]
+    if s <= 0 or b <= 0 or n_s <= 0:
+        return math.nan
+    z = float(asimov_z(s, b, sigma_b_rel))
+    step_s, step_b = 1e-4 * s, 1e-4 * b
+    slope_s = (float(asimov_z(s + step_s, b, sigma_b_rel)) - z) / step_s
+    slope_b = (float(asimov_z(s, b + step_b, sigma_b_rel)) - z) / step_b
+    return math.hypot(slope_s * s / math.sqrt(n_s), slope_b * yields["b_mc_error"])

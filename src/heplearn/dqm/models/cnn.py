@@ -37,9 +37,9 @@ from torch.nn import functional
 
 from heplearn.dqm.labels import CLASS_NAMES
 from heplearn.dqm.maps import MapSet, check_counts
+from heplearn.dqm.metrics import threshold_for_rate
 from heplearn.dqm.model_config import DqmModelConfig
 from heplearn.dqm.models.base import MapModel, read_model_files, write_model_files
-from heplearn.dqm.qtests import threshold_for_rate
 from heplearn.dqm.reference import Reference, fit_reference
 from heplearn.dqm.verdict import verdict_from_channels
 from heplearn.errors import DataError

@@ -28,8 +28,9 @@ import numpy as np
 
 from heplearn.dqm.labels import CLASS_NAMES
 from heplearn.dqm.maps import MapSet, check_counts
+from heplearn.dqm.metrics import false_alarm_resolution, threshold_for_rate
 from heplearn.dqm.models.base import MapModel, read_model_files, write_model_files
-from heplearn.dqm.qtests import N_TESTS, MapStatistics, map_statistics, threshold_for_rate
+from heplearn.dqm.qtests import N_TESTS, MapStatistics, map_statistics
 from heplearn.dqm.reference import Reference, fit_reference
 from heplearn.dqm.region_tests import RegionStatistics, region_flags, region_statistics
 from heplearn.dqm.verdict import verdict_from_channels
@@ -60,6 +61,7 @@ class QTestModel(MapModel):
         self.reference: Reference | None = None
         self.pull_scale: np.ndarray[Any, np.dtype[np.float32]] | None = None
         self.thresholds: dict[str, float] = {}
+        self.resolution: dict[str, Any] = {}  # what the good validation maps could resolve
         self._cache: tuple[MapSet | None, list[Any]] = (None, [])
 
     def _ready(self, maps: MapSet) -> Reference:
@@ -133,6 +135,8 @@ class QTestModel(MapModel):
             for key in ("max_pull", "dead_stat", "chi2_ndf", "ks")
         }
         rate = settings.false_flag_rate / (N_TESTS + (2 if settings.region_size else 0))
+        # Below 1/N per test the thresholds sit at the largest good value: say so in the model.
+        self.resolution = {"per_test_rate": rate, **false_alarm_resolution(len(good_val), (rate,))}
         pull_t = (
             settings.pull_threshold
             if settings.pull_threshold is not None
@@ -222,7 +226,7 @@ class QTestModel(MapModel):
     def save(self, folder: Path) -> None:
         if self.reference is None:
             raise RuntimeError("qtest model saved before fit")
-        meta = {**self.base_meta(), "thresholds": self.thresholds}
+        meta = {**self.base_meta(), "thresholds": self.thresholds, "resolution": self.resolution}
         arrays = self.reference.to_arrays()
         if self.pull_scale is not None:
             arrays["qtest.pull_scale"] = self.pull_scale
@@ -236,4 +240,5 @@ class QTestModel(MapModel):
         model.reference = Reference.from_arrays(arrays)
         model.pull_scale = arrays.get("qtest.pull_scale")
         model.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
+        model.resolution = dict(meta.get("resolution", {}))
         return model
