@@ -31,6 +31,7 @@ __all__ = [
     "parse_config",
     "register_config",
     "setting",
+    "shipped_config",
 ]
 
 T = TypeVar("T")
@@ -242,6 +243,24 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             "write 'key: value' lines",
         )
     return data
+
+
+def shipped_config(relative: str) -> Path:
+    """The file ``configs/<relative>`` shipped with heplearn.
+
+    A wheel carries ``configs/`` inside the package (``heplearn/configs``); an editable
+    install or a source checkout has it at the top of the repository.
+    """
+    package = Path(__file__).resolve().parent
+    for root in (package / "configs", package.parents[1] / "configs"):
+        if (root / relative).is_file():
+            return root / relative
+    raise ConfigError(
+        "shipped config not found",
+        f"configs/{relative}",
+        "neither the installed package nor the source tree has it",
+        "reinstall heplearn",
+    )
 
 
 def load_config(cls: type[T], path: str | Path) -> T:

@@ -112,8 +112,9 @@ def test_padding_tracks_stay_zero(gun_features: FeatureArrays) -> None:
     np.testing.assert_allclose(np.median(out.tracks[real], axis=0), 0.0, atol=1e-6)
 
 
-def test_images_keep_deepcalo_units_unless_robust(gun_features: FeatureArrays) -> None:
-    plain = ScalerSet.fit(gun_features).transform(gun_features)
+def test_images_keep_deepcalo_units_with_no_scaling(gun_features: FeatureArrays) -> None:
+    none = FeatureConfig(image_scaling="none")  # the default is per-event
+    plain = ScalerSet.fit(gun_features, none).transform(gun_features)
     np.testing.assert_array_equal(plain.images, gun_features.images)
     robust = ScalerSet.fit(gun_features, FeatureConfig(image_scaling="robust"))
     scaled = robust.transform(gun_features).images

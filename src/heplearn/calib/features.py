@@ -99,9 +99,9 @@ class FeatureConfig:
     quantile_output: Literal["normal", "uniform"] = "normal"
     n_quantiles: int = setting(1000, low=10, high=100_000, doc="quantiles of the transform")
     image_scaling: Literal["none", "robust", "per-event"] = setting(
-        "none",
-        doc="none: GeV and ns as DeepCalo; robust: a per-channel scale; "
-        "per-event: energy channels divided by the cluster's E_acc (E_acc stays a scalar)",
+        "per-event",
+        doc="per-event (best measured): energy channels divided by the cluster's E_acc "
+        "(E_acc stays a scalar); none: GeV and ns as DeepCalo; robust: a per-channel scale",
     )
 
     def validate(self, where: str) -> None:

