@@ -150,7 +150,7 @@ def run_demo(
 
 def demo(
     out: Path = typer.Option(Path("heplearn-demo"), "--out", "-o", help="Folder for all outputs."),
-    quick: bool = typer.Option(False, "--quick", help="Small samples, few epochs (≈2 minutes)."),
+    quick: bool = typer.Option(False, "--quick", help="Small samples, few epochs (≈1 minute)."),
     seed: int = typer.Option(1, "--seed", min=0, help="Random seed."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace outputs of an earlier demo with other settings."
