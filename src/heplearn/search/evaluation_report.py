@@ -45,10 +45,10 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _with_error(value: Any, error: float, digits: int = 3) -> str:
-    """``1.23 ± 0.15``; the value alone when there is no error."""
+    """``1.23 ± 0.15``; the value alone when there is no error estimate (or it vanishes)."""
     if value is None:
         return "–"
-    return _fmt(value, digits) + ("" if not np.isfinite(error) else f" ± {error:.2g}")
+    return _fmt(value, digits) + (f" ± {error:.2g}" if np.isfinite(error) and error > 0 else "")
 
 
 def _z_cell(metrics: dict[str, Any], point: str, method: str) -> str:
