@@ -227,14 +227,23 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError("config file not found", str(path), "no such file", "check the path")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            "not a YAML config", str(path), "it is not text", "give a YAML config file"
+        ) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(
             "invalid YAML", f"{path}{line}", str(getattr(err, "problem", err)), "fix the syntax"
         ) from err
-    if data is None:
-        return {}
+    if data is None:  # an empty file is a mistake, not "all defaults"
+        raise ConfigError(
+            "empty config",
+            str(path),
+            "the file holds no settings",
+            "start it with its kind and the settings to change (examples in configs/)",
+        )
     if not isinstance(data, dict):
         raise ConfigError(
             "invalid config",

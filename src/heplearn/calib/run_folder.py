@@ -17,6 +17,7 @@ import yaml
 
 from heplearn.data.atomic import atomic_output
 from heplearn.data.held_out import TrainingStore
+from heplearn.data.saved_json import read_saved_json
 from heplearn.errors import ConfigError, DataError
 
 __all__ = ["RunFolder", "differing_keys"]
@@ -76,8 +77,7 @@ class RunFolder:
                 "it has no run.json",
                 "give the folder written by 'heplearn calib train --out'",
             )
-        info: dict[str, Any] = json.loads(self.info.read_text())
-        return info
+        return read_saved_json(self.info, "calibration run")
 
     def check_resume(self, config: Mapping[str, Any], data: Path) -> None:
         """Refuse to resume with a different config or data, naming what differs.

@@ -201,9 +201,10 @@ def _train_locked(
 ) -> TrainSummary:
     if resume:
         resume_source(final).check_resume(config_to_dict(config), data)
+    # The input first: a store that cannot be read leaves no folder behind.
+    split = prepare_split(config, data, str(data))
     # Trained in .NAME.partial and renamed at the end: --out holds a whole run or none.
     folder = start_run(final, resume=resume, overwrite=overwrite)
-    split = prepare_split(config, data, str(data))
     features = split.features
     target = make_target(features.e_truth, features.e_acc, config.target)
     folder.config.write_text(dump_config(config))

@@ -104,8 +104,8 @@ def tune_command(
     from heplearn.calib.train import prepare_split
 
     settings, _where = _config(config, {})
+    split = prepare_split(settings, data, str(data))  # before --out exists: bad input leaves none
     out.mkdir(parents=True, exist_ok=True)
-    split = prepare_split(settings, data, str(data))
     f = split.features
     y = make_target(f.e_truth, f.e_acc, settings.target)
     result = tune_bdt(

@@ -24,6 +24,7 @@ from safetensors.numpy import load_file
 from heplearn.config import load_config
 from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.reader import open_store
+from heplearn.data.saved_json import read_saved_json
 from heplearn.dqm.labels import CLASS_NAMES, SHAPE_NAMES
 from heplearn.dqm.maps import MapSet
 from heplearn.dqm.metrics import (
@@ -70,7 +71,7 @@ def _read_run(run: Path) -> tuple[dict[str, Any], DqmModelConfig]:
             f"{RUN_INFO} is missing",
             "give the --out folder of 'heplearn dqm train'",
         )
-    info = json.loads(info_path.read_text())
+    info = read_saved_json(info_path, "DQM run")
     return info, load_config(DqmModelConfig, run / "config.yaml")
 
 

@@ -17,7 +17,6 @@ score threshold, and the XGBoost gain importances.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from safetensors.numpy import load_file
 
 from heplearn.config import load_config
 from heplearn.data.held_out import TrainingStore, exclude_training
+from heplearn.data.saved_json import read_saved_json
 from heplearn.errors import DataError
 from heplearn.search.cuts import THESIS_CUTS, Cut, cut_and_count
 from heplearn.search.models import Classifier, load_classifier
@@ -81,7 +81,7 @@ def _read_run(run: Path) -> tuple[dict[str, Any], SearchTrainConfig]:
             f"{RUN_INFO} is missing",
             "give the --out folder of 'heplearn search train'",
         )
-    info = json.loads(path.read_text(encoding="utf-8"))
+    info = read_saved_json(path, "search run")
     return info, load_config(SearchTrainConfig, run / "config.yaml")
 
 

@@ -1,0 +1,153 @@
+"""The bad-input corpus, made at test time: damaged, wrongly typed or invalid files.
+
+Each entry is a file that a reading command must refuse with one ``error:`` line
+naming it (and the field where there is one).  Nothing binary is committed: the
+files are written from small valid ones by truncating, overwriting or editing them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import uproot
+
+from heplearn.data.writer import StoreWriter
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One corpus file and the fragment (beyond its path) the error line must contain."""
+
+    name: str
+    field: str = ""
+
+
+#: Files a command reading a store, a ROOT/HDF5/CSV source or a map file must refuse.
+DATA = [
+    Bad("empty.h5"),
+    Bad("empty.root"),
+    Bad("garbage.h5"),
+    Bad("garbage.root"),
+    Bad("truncated.h5"),
+    Bad("truncated.root"),
+    Bad("wrong-shape.h5", "truth/energy"),
+    Bad("wrong-dtype.h5", "truth/energy"),
+    Bad("strings.h5"),
+    Bad("empty.csv"),
+]
+#: A store or map file whose values are not physical.
+NAN_STORE = Bad("nan.h5", "truth/energy")
+NEGATIVE_MAPS = Bad("negative-maps.h5", "negative")
+#: A copy of the session's calibration store with a NaN in one field (see ``add_nan``).
+GUN_NAN = Bad("gun-nan", "scalars/e_acc")
+#: Config kind → (a field, a value of the wrong type for it).
+WRONG_TYPE = {
+    "calib-train": ("epochs", "trainer: {epochs: many}"),
+    "calib-sample": ("events", "events: many"),
+    "dqm-model": ("epochs", "trainer: {epochs: many}"),
+    "dqm-sample": ("events", "events: many"),
+    "search-train": ("sigma_b", "sigma_b: lots"),
+    "search-sample": ("seed", "seed: [1, 2]"),
+    "import-mapping": ("tree", "tree: [a, b]"),
+}
+
+
+def configs(kind: str) -> list[Bad]:
+    """The YAML files of one config kind: wrong type, unknown key, not YAML, empty."""
+    return [
+        Bad(f"{kind}/wrong-type.yaml", WRONG_TYPE[kind][0]),
+        Bad(f"{kind}/unknown-key.yaml", "epochz"),
+        Bad(f"{kind}/not-yaml.yaml"),
+        Bad(f"{kind}/empty.yaml"),
+    ]
+
+
+#: Run folders a command reading a trained run must refuse.
+RUNS = [Bad("run-empty"), Bad("run-garbage")]
+
+
+def _columns(n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return {
+        "truth/energy": rng.uniform(5, 300, n).astype(np.float32),
+        "event/id": np.arange(n, dtype=np.int64),
+        "images/lr2": rng.exponential(1.0, (n, 7, 11)).astype(np.float32),
+    }
+
+
+def _store(path: Path, n: int = 200) -> Path:
+    with StoreWriter(path, provenance={"seed": 1}) as writer:
+        writer.append(_columns(n))
+    return path
+
+
+def _root(path: Path) -> Path:
+    with uproot.recreate(path) as handle:
+        handle["events"] = {k: v for k, v in _columns(2000).items() if v.ndim == 1}
+    return path
+
+
+def _yaml(folder: Path, kind: str) -> None:
+    folder.mkdir()
+    (folder / "wrong-type.yaml").write_text(f"kind: {kind}\n{WRONG_TYPE[kind][1]}\n")
+    (folder / "unknown-key.yaml").write_text(f"kind: {kind}\nepochz: 3\n")
+    (folder / "not-yaml.yaml").write_text(f"kind: {kind}\ntrainer: [unclosed\n")
+    (folder / "empty.yaml").write_text("")
+
+
+def add_nan(store: Path, folder: Path) -> Path:
+    """Copy the sharded calibration ``store`` to ``folder/gun-nan`` with one E_acc set to NaN."""
+    copy = folder / GUN_NAN.name
+    shutil.copytree(store, copy)
+    with h5py.File(sorted(copy.glob("shard-*.h5"))[0], "r+") as handle:
+        handle["scalars/e_acc"][3] = np.nan
+    return copy
+
+
+def make_corpus(folder: Path) -> Path:
+    """Write every corpus file into ``folder`` (created); the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in ("empty.h5", "empty.root", "empty.csv"):
+        (folder / name).write_bytes(b"")
+    for name in ("garbage.h5", "garbage.root"):
+        (folder / name).write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    good_store = _store(folder / "good.h5")
+    good_root = _root(folder / "good.root")
+    for good, cut in (
+        (good_store, folder / "truncated.h5"),
+        (good_root, folder / "truncated.root"),
+    ):
+        data = good.read_bytes()
+        cut.write_bytes(data[: len(data) * 2 // 3])
+    shape = _store(folder / "wrong-shape.h5")
+    with h5py.File(shape, "r+") as handle:
+        del handle["truth/energy"]
+        handle["truth/energy"] = np.ones(17, np.float32)  # 17 rows in a 200-row store
+    dtype = _store(folder / "wrong-dtype.h5")
+    with h5py.File(dtype, "r+") as handle:
+        del handle["truth/energy"]
+        handle["truth/energy"] = np.array([b"x"] * 200)  # bytes where float32 is declared
+    with h5py.File(folder / "strings.h5", "w") as handle:
+        handle["names"] = np.array([b"a", b"b"])
+    nan = _columns(200)
+    nan["truth/energy"][[3, 50]] = [np.nan, np.inf]
+    with StoreWriter(folder / "nan.h5", provenance={"seed": 1}) as writer:
+        writer.append(nan)
+    maps = rng.poisson(50.0, (6, 16, 24, 2)).astype(np.float32)
+    maps[2, 3, 4, 0] = -5.0
+    with h5py.File(folder / "negative-maps.h5", "w") as handle:
+        handle["maps"] = maps
+    with h5py.File(folder / "good-maps.h5", "w") as handle:
+        handle["maps"] = np.abs(maps)
+    for kind in WRONG_TYPE:
+        _yaml(folder / kind, kind)
+    (folder / "run-empty").mkdir()
+    (folder / "run-garbage").mkdir()
+    for name in ("run.json", "config.yaml", "model.json", "scalers.json"):
+        (folder / "run-garbage" / name).write_bytes(rng.integers(0, 256, 300, np.uint8).tobytes())
+    return folder

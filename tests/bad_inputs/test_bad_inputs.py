@@ -1,0 +1,220 @@
+"""Every command that reads input refuses every bad file of the corpus the same way.
+
+Exit code 1, exactly one stderr line ``error: ...`` that names the file (and the
+field where there is one), no traceback, no "unexpected" (a bug's message), and
+nothing written at ``--out``.  The corpus is made at test time (``corpus.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from corpus import (
+    DATA,
+    GUN_NAN,
+    NAN_STORE,
+    NEGATIVE_MAPS,
+    RUNS,
+    Bad,
+    add_nan,
+    configs,
+    make_corpus,
+)
+
+from conftest import CliResult
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A command line with ``{bad}`` (the corpus file), ``{out}`` and ``{dir}`` (the corpus)."""
+
+    argv: tuple[str, ...]
+    bad: Bad
+
+    @property
+    def id(self) -> str:
+        words = [a for a in self.argv if not a.startswith(("{", "-")) and "/" not in a][:2]
+        return f"{' '.join(words)}:{self.bad.name}"
+
+
+def _cases() -> list[Case]:
+    data, runs = DATA, RUNS
+    store_bad = [b for b in data if b.name.endswith(".h5") and b.name != "strings.h5"]
+    out: list[Case] = []
+
+    def add(bads: list[Bad], *argv: str) -> None:
+        out.extend(Case(tuple(argv), bad) for bad in bads)
+
+    add([*data, NAN_STORE], "data", "import", "{bad}", "--out", "{out}")
+    add(
+        configs("import-mapping"),
+        "data",
+        "import",
+        "{dir}/good.root",
+        "--out",
+        "{out}",
+        "--mapping",
+        "{bad}",
+    )
+    add(store_bad, "data", "export", "{bad}", "--out", "{out}")
+    add(store_bad, "data", "inspect", "{bad}")
+    add(store_bad, "data", "validate", "{bad}", "--out", "{out}")
+    add([*store_bad, GUN_NAN], "calib", "train", "--data", "{bad}", "--out", "{out}")
+    add(
+        configs("calib-train"),
+        "calib",
+        "train",
+        "--data",
+        "{gun}",
+        "--out",
+        "{out}",
+        "--config",
+        "{bad}",
+    )
+    add(store_bad, "calib", "tune", "--data", "{bad}", "--out", "{out}", "--trials", "1")
+    add(runs, "calib", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
+    add(store_bad, "calib", "evaluate", "--run", "{crun}", "--data", "{bad}", "--out", "{out}")
+    add(data, "calib", "fit-mass", "{bad}", "--column", "truth/energy", "--out", "{out}")
+    add(runs, "calib", "export", "--run", "{bad}", "--out", "{out}.onnx")
+    add(
+        [*data, NEGATIVE_MAPS],
+        "dqm",
+        "train",
+        "--data",
+        "{bad}",
+        "--out",
+        "{out}",
+        "--model",
+        "qtest",
+    )
+    add(
+        configs("dqm-model"),
+        "dqm",
+        "train",
+        "--data",
+        "{dir}/good-maps.h5",
+        "--out",
+        "{out}",
+        "--config",
+        "{bad}",
+    )
+    add(runs, "dqm", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
+    add(runs, "dqm", "check", "{dir}/good-maps.h5", "--run", "{bad}")
+    add([*data, NEGATIVE_MAPS], "dqm", "check", "{bad}", "--run", "{qrun}")
+    add(store_bad, "dqm", "evaluate", "--run", "{qrun}", "--data", "{bad}", "--out", "{out}")
+    add(
+        store_bad,
+        "search",
+        "train",
+        "--config",
+        str(CONFIGS / "search" / "train-quick.yaml"),
+        "--data",
+        "{bad}",
+        "--out",
+        "{out}",
+    )
+    add(
+        configs("search-train"),
+        "search",
+        "train",
+        "--config",
+        "{bad}",
+        "--data",
+        "{dir}/good.h5",
+        "--out",
+        "{out}",
+    )
+    add(
+        store_bad,
+        "search",
+        "scan",
+        "--config",
+        str(CONFIGS / "search" / "train-quick.yaml"),
+        "--data",
+        "{bad}",
+        "--out",
+        "{out}",
+    )
+    add(
+        configs("search-train"),
+        "search",
+        "scan",
+        "--config",
+        "{bad}",
+        "--data",
+        "{dir}/good.h5",
+        "--out",
+        "{out}",
+    )
+    add(runs, "search", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
+    for kind, command in (
+        ("calib-sample", "calib"),
+        ("dqm-sample", "dqm"),
+        ("search-sample", "search"),
+    ):
+        add(configs(kind), "generate", command, "--config", "{bad}", "--out", "{out}")
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("bad-inputs"))
+
+
+@pytest.fixture(scope="module")
+def qrun(corpus: Path) -> Path:
+    """A qtest run on the corpus' good maps (for commands that need a DQM run)."""
+    from heplearn.cli.main import main
+
+    run = corpus / "qtest-run"
+    args = ["dqm", "train", "--data", str(corpus / "good-maps.h5"), "--model", "qtest"]
+    assert main([*args, "--out", str(run)]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def crun(corpus: Path, gun_store: Path) -> Path:
+    """A BDT-only calibration run (seconds), for commands that need one."""
+    from heplearn.cli.main import main
+
+    config = corpus / "bdt-only.yaml"
+    config.write_text("kind: calib-train\nnetwork: none\nbdt: {n_estimators: 5}\n")
+    run = corpus / "calib-run"
+    args = ["calib", "train", "--data", str(gun_store), "--config", str(config)]
+    assert main([*args, "--out", str(run)]) == 0
+    return run
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_clear_error(
+    case: Case,
+    corpus: Path,
+    request: pytest.FixtureRequest,
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    bad = corpus / case.bad.name
+    out = tmp_path / "out"
+    values = {"bad": str(bad), "out": str(out), "dir": str(corpus)}
+    for name, fixture in (("gun", "gun_store"), ("qrun", "qrun"), ("crun", "crun")):
+        if any(f"{{{name}}}" in a for a in case.argv):
+            values[name] = str(request.getfixturevalue(fixture))
+    if case.bad == GUN_NAN and not bad.exists():
+        add_nan(request.getfixturevalue("gun_store"), corpus)
+    result = cli(*(a.format(**values) for a in case.argv))
+    lines = result.err.strip().splitlines()
+    assert result.code == 1, (result.code, result.err)
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    line = lines[0]
+    assert "Traceback" not in result.err and "unexpected" not in line, line
+    assert str(bad) in line, line
+    assert case.bad.field in line, (case.bad.field, line)
+    assert not list(tmp_path.iterdir()), "something was written at --out"
