@@ -36,9 +36,10 @@ def test_non_finite_and_numpy_values_become_strict_json(tmp_path: Path) -> None:
 
 
 def test_the_session_check_catches_bare_nan(tmp_path: Path) -> None:
-    # The check the conftest runs over every metrics.json of the session can fail.
+    # The check the conftest runs over every metrics.json of the session can fail (another
+    # file name here, or the session's own check would find this deliberately bad file).
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "metrics.json").write_text('{"z": NaN}')
-    (tmp_path / "metrics.json").write_text('{"z": null}')
-    count, errors = strict_json_errors(tmp_path)
+    (tmp_path / "a" / "m.json").write_text('{"z": NaN}')
+    (tmp_path / "m.json").write_text('{"z": null}')
+    count, errors = strict_json_errors(tmp_path, "m.json")
     assert count == 2 and len(errors) == 1 and "NaN is not JSON" in errors[0]
