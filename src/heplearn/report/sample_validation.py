@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from heplearn.data.atomic import atomic_output
 from heplearn.data.reader import open_store
 from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.detector.resolution import fit_resolution_with_noise, relative_width
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
+from heplearn.report.metrics_json import write_metrics_json
 from heplearn.stats.spread import eiqr
 
 __all__ = ["validate_calib_sample"]
@@ -241,6 +241,5 @@ def validate_calib_sample(store_path: str | Path, out: str | Path) -> dict[str, 
     report.heading("Provenance")
     report.code(json.dumps(store.provenance, indent=2, sort_keys=True))
     report.write(folder / "report.html")
-    with atomic_output(folder / "numbers.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(numbers, indent=2))
+    write_metrics_json(folder / "numbers.json", numbers, overwrite=True)  # strict: NaN → null
     return numbers
