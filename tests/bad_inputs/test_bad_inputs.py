@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from corpus import (
     DATA,
     GUN_NAN,
@@ -152,6 +153,7 @@ def _cases() -> list[Case]:
         "{out}",
     )
     add(runs, "search", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
+    add(store_bad, "search", "evaluate", "--run", "{srun}", "--data", "{bad}", "--out", "{out}")
     for kind, command in (
         ("calib-sample", "calib"),
         ("dqm-sample", "dqm"),
@@ -193,6 +195,21 @@ def crun(corpus: Path, gun_store: Path) -> Path:
     return run
 
 
+@pytest.fixture(scope="module")
+def srun(corpus: Path) -> Path:
+    """A cuts-only search run on 300 Pythia events (≈ 2 s), for commands that need one."""
+    from heplearn.cli.main import main
+
+    store, run, config = corpus / "search-store", corpus / "search-run", corpus / "cuts.yaml"
+    generate = ["generate", "search", "--config", str(CONFIGS / "search" / "quick.yaml")]
+    assert main([*generate, "--out", str(store), "--events", "300"]) == 0
+    settings = yaml.safe_load((CONFIGS / "search" / "train-quick.yaml").read_text())
+    config.write_text(yaml.safe_dump({**settings, "methods": ["thesis_cuts"]}))
+    train = ["search", "train", "--config", str(config), "--data", str(store)]
+    assert main([*train, "--out", str(run)]) == 0
+    return run
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_clear_error(
     case: Case,
@@ -204,7 +221,12 @@ def test_bad_input_is_one_clear_error(
     bad = corpus / case.bad.name
     out = tmp_path / "out"
     values = {"bad": str(bad), "out": str(out), "dir": str(corpus)}
-    for name, fixture in (("gun", "gun_store"), ("qrun", "qrun"), ("crun", "crun")):
+    for name, fixture in (
+        ("gun", "gun_store"),
+        ("qrun", "qrun"),
+        ("crun", "crun"),
+        ("srun", "srun"),
+    ):
         if any(f"{{{name}}}" in a for a in case.argv):
             values[name] = str(request.getfixturevalue(fixture))
     if case.bad == GUN_NAN and not bad.exists():
