@@ -240,3 +240,16 @@ def test_bad_input_is_one_clear_error(
     assert str(bad) in line, line
     assert case.bad.field in line, (case.bad.field, line)
     assert not list(tmp_path.iterdir()), "something was written at --out"
+
+
+def test_every_command_that_reads_input_is_covered() -> None:
+    from heplearn.cli.main import app
+
+    commands = {
+        f"{group.name} {command.name or command.callback.__name__}"
+        for group in app.registered_groups
+        for command in group.typer_instance.registered_commands
+        if command.callback is not None
+    }
+    # info and demo take no input; every sub-command of a group reads a file or folder.
+    assert commands == {" ".join(case.argv[:2]) for case in CASES}
