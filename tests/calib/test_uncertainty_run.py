@@ -1,8 +1,18 @@
 """A β-NLL run end to end: it beats its untrained start, calibrated pulls, σ/E falling with E.
 
-The heads start at the target's centre and spread (``start_at_target``), so an untrained
-model already has unit pulls overall; the test therefore compares with that untrained
-model (its validation NLL, and pulls per energy half, which a constant σ/E gets wrong).
+The heads start at the target's centre and core spread (``start_at_target``), so the
+untrained model's pulls have a core width (eIQR) of exactly 1: that number proves nothing.
+What only learning achieves, measured on this sample's held-out clusters:
+
+* validation NLL: untrained 2.07, trained ≈ -2.1 to -2.3;
+* pull spread (std of pulls clipped at ±5, what a Gaussian NLL calibrates when the
+  residuals have tails): untrained 1.91, trained 0.84–0.94;
+* core pull width of the low- over the high-energy half: untrained 3.5 (one σ/E for
+  all energies), trained 0.95–1.8;
+* σ/E of the low- over the high-energy half: untrained 1, trained 1.65–2.6.
+
+The core width overall sits below 1 after training (0.55–0.73): with tails the NLL σ
+follows the spread, not the core.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import torch
 
 from heplearn.calib import train as calib_train
 from heplearn.calib.evaluate import evaluate_run
+from heplearn.calib.resolution_metrics import eiqr
 from heplearn.calib.train import train_calib
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import parse_config
@@ -48,12 +59,6 @@ def _untrained_val_loss(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
-def _pull_width(pulls: np.ndarray) -> float:
-    """Half the 16–84 % interval: σ for Gaussian pulls, robust to tails."""
-    low, high = np.percentile(pulls, [16, 84])
-    return float(high - low) / 2.0
-
-
 def test_beta_nll_run_beats_its_start_with_unit_pulls_and_a_falling_relative_sigma(
     gun_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,9 +86,15 @@ def test_beta_nll_run_beats_its_start_with_unit_pulls_and_a_falling_relative_sig
     assert energies.sigma is not None
     pulls, defined = energies.pulls(features.e_truth)
     soft = features.e_truth < np.median(features.e_truth)
-    widths = [_pull_width(pulls[defined & soft]), _pull_width(pulls[defined & ~soft])]
-    print(f"pull width {evaluation.metrics['pull_width']:.3f}, per energy half {widths}")
-    assert 0.75 < evaluation.metrics["pull_width"] < 1.33
+    metrics = evaluation.metrics
+    halves = eiqr(pulls[defined & soft]) / eiqr(pulls[defined & ~soft])
+    print(
+        f"pull width {metrics['pull_width']:.3f}, clipped std {metrics['pull_std_clipped']:.3f}, "
+        f"core width low/high-energy half {halves:.2f}"
+    )
+    assert 0.75 < metrics["pull_std_clipped"] < 1.33
+    assert 0.4 < metrics["pull_width"] < 1.33
+    assert halves < 2.2
     relative = energies.sigma / energies.e_acc
     # A sampling calorimeter: σ/E ∝ 1/√E, so the low-energy half is predicted less precise.
     # The untrained head predicts one σ/E for all (ratio 1).
