@@ -39,7 +39,7 @@ from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import config_to_dict, dump_config
 from heplearn.data.held_out import record_training
 from heplearn.errors import DataError
-from heplearn.training import TensorSet, TrainResult, fit
+from heplearn.training import TensorSet, TrainResult, fit, seed_everything
 
 __all__ = [
     "TrainSummary",
@@ -233,6 +233,7 @@ def _train_locked(
         bdt_loss = load_bdt(folder.bdt).best_score
     result = None
     if config.network != "none":
+        seed_everything(config.trainer.seed)  # the initial weights, not only the shuffling
         model = build_model(network_config(config), shapes, where=where)
         start_at_target(model, target[split.train])
         # Scaled per split, so a 500k-cluster store never holds two scaled copies at once.

@@ -46,7 +46,7 @@ from heplearn.dqm.models.cnn import expected_and_ratio, load_net, net_arrays, ru
 from heplearn.dqm.reference import Reference, fit_reference
 from heplearn.dqm.verdict import verdict_from_channels
 from heplearn.errors import DataError
-from heplearn.training import Objective, TensorSet, fit, select_device
+from heplearn.training import Objective, TensorSet, fit, seed_everything, select_device
 
 __all__ = ["NOISE_FLOOR", "AutoencoderModel", "ConvAutoencoder", "squash"]
 
@@ -178,6 +178,7 @@ class AutoencoderModel(MapModel):
         if len(val) == 0:
             val = train  # thresholds from training maps: slightly optimistic, flagged in docs
         settings = self.config.ae
+        seed_everything(self.config.trainer.seed)  # the initial weights, not only the shuffling
         self.net = ConvAutoencoder(train.shape[2], tuple(settings.filters))
         live = torch.from_numpy(self.reference.mask.transpose(2, 0, 1).astype(np.float32))
         sets = [

@@ -43,7 +43,7 @@ from heplearn.dqm.models.base import MapModel, read_model_files, write_model_fil
 from heplearn.dqm.reference import Reference, fit_reference
 from heplearn.dqm.verdict import verdict_from_channels
 from heplearn.errors import DataError
-from heplearn.training import TensorSet, fit, predict, select_device
+from heplearn.training import TensorSet, fit, predict, seed_everything, select_device
 
 __all__ = [
     "FLAG_RATE",
@@ -276,6 +276,7 @@ class CnnModel(MapModel):
         self.reference = fit_reference(train)
         self.fixed_shape = train.shape
         self.check_shape(val)
+        seed_everything(self.config.trainer.seed)  # the initial weights, not only the shuffling
         self.net = build_cnn(self.name, train.shape, self.n_classes, self.config.cnn.dropout)
         y_train, y_val = self._targets(train), self._targets(val)
         sets = tuple(
