@@ -344,3 +344,15 @@ def test_ensemble_scores_a_point_with_its_own_category(tmp_path: Path) -> None:
     model.save(tmp_path / "ensemble")
     loaded = load_classifier(tmp_path / "ensemble")
     np.testing.assert_array_equal(loaded.predict(test), combined)
+
+
+def test_a_partial_trainer_section_keeps_the_mlp_defaults() -> None:
+    from heplearn.config import parse_config
+    from heplearn.search.model_config import MlpSettings, default_mlp_trainer
+    from heplearn.training import TrainerConfig
+
+    settings = parse_config(MlpSettings, {"trainer": {"epochs": 5}}, "test")
+    mlp_defaults, generic = default_mlp_trainer(), TrainerConfig()
+    assert settings.trainer.epochs == 5
+    assert settings.trainer.lr_max == mlp_defaults.lr_max != generic.lr_max
+    assert settings.trainer.batch_size == mlp_defaults.batch_size != generic.batch_size

@@ -28,6 +28,7 @@ from heplearn.config import load_config
 from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.saved_json import read_saved_json
 from heplearn.errors import DataError
+from heplearn.report.metrics_json import json_safe
 from heplearn.search.cuts import THESIS_CUTS, Cut, cut_and_count
 from heplearn.search.models import Classifier, load_classifier
 from heplearn.search.observables import EventTable
@@ -41,7 +42,7 @@ from heplearn.search.significance import (
     count,
 )
 from heplearn.search.splits import event_keys, split_table
-from heplearn.search.train import GLOBAL_METHODS, JET_MEANS, RUN_INFO, json_safe, load_events
+from heplearn.search.train import GLOBAL_METHODS, JET_MEANS, RUN_INFO, load_events
 from heplearn.search.train_config import ML_METHODS, SearchTrainConfig
 from heplearn.stats import roc_auc, weighted_ks
 

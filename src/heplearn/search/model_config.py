@@ -22,6 +22,7 @@ from heplearn.training import TrainerConfig
 __all__ = [
     "EnsembleSettings",
     "MlpSettings",
+    "MlpTrainerConfig",
     "ParameterisedSettings",
     "SearchModels",
     "XGBoostSettings",
@@ -55,11 +56,24 @@ class XGBoostSettings:
     seed: int = setting(1, low=0, high=2**31 - 1)
 
 
-def default_mlp_trainer() -> TrainerConfig:
-    """Loop settings for a small tabular MLP: large batches, modest one-cycle peak."""
-    return TrainerConfig(
-        epochs=30, batch_size=4096, lr_min=1e-4, lr_max=0.01, patience=6, optimizer="adam"
-    )
+@dataclass(frozen=True)
+class MlpTrainerConfig(TrainerConfig):
+    """Loop settings for a small tabular MLP: large batches, modest one-cycle peak.
+
+    A subclass, not an instance, so a ``trainer`` section that names a few keys keeps
+    these defaults for the rest instead of falling back to the generic loop's.
+    """
+
+    epochs: int = setting(30, low=1, high=100_000)
+    batch_size: int = setting(4096, low=1, high=1_000_000)
+    lr_max: float = setting(0.01, low=1e-9, high=10.0, doc="peak LR of the one-cycle")
+    patience: int = setting(6, low=0, high=100_000, doc="epochs without improvement; 0 = off")
+    optimizer: Literal["nadam", "adam", "adamw"] = setting("adam")
+
+
+def default_mlp_trainer() -> MlpTrainerConfig:
+    """The MLP's loop settings with every default."""
+    return MlpTrainerConfig()
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ class MlpSettings:
     normalisation: Literal["zscore", "minmax", "batchnorm", "none"] = setting(
         "zscore", doc="input scaling fitted on training events, or a BatchNorm1d input layer"
     )
-    trainer: TrainerConfig = setting(default_mlp_trainer())
+    trainer: MlpTrainerConfig = setting(default_mlp_trainer())
 
     def validate(self, where: str) -> None:
         if self.widths is not None and len(self.widths) != self.hidden_layers:

@@ -58,7 +58,7 @@ from heplearn.search.weights import (
     training_weights,
 )
 
-__all__ = ["GLOBAL_METHODS", "JET_MEANS", "RUN_INFO", "json_safe", "load_events", "train_search"]
+__all__ = ["GLOBAL_METHODS", "JET_MEANS", "RUN_INFO", "load_events", "train_search"]
 
 Array = np.ndarray[Any, Any]
 
@@ -200,7 +200,9 @@ def train_search(
         info["seconds"] = time.perf_counter() - began
         info.update(record_training(data, seen, tmp))
         (tmp / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-        (tmp / RUN_INFO).write_text(json.dumps(json_safe(info), indent=2), encoding="utf-8")
+        (tmp / RUN_INFO).write_text(
+            json.dumps(json_safe(info), indent=2, allow_nan=False), encoding="utf-8"
+        )
         (tmp / "run.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return info
 
