@@ -108,50 +108,20 @@ def _cases() -> list[Case]:
     add(runs, "dqm", "check", "{dir}/good-maps.h5", "--run", "{bad}")
     add([*data, NEGATIVE_MAPS], "dqm", "check", "{bad}", "--run", "{qrun}")
     add(store_bad, "dqm", "evaluate", "--run", "{qrun}", "--data", "{bad}", "--out", "{out}")
-    add(
-        store_bad,
-        "search",
-        "train",
-        "--config",
-        str(CONFIGS / "search" / "train-quick.yaml"),
-        "--data",
-        "{bad}",
-        "--out",
-        "{out}",
-    )
-    add(
-        configs("search-train"),
-        "search",
-        "train",
-        "--config",
-        "{bad}",
-        "--data",
-        "{dir}/good.h5",
-        "--out",
-        "{out}",
-    )
-    add(
-        store_bad,
-        "search",
-        "scan",
-        "--config",
-        str(CONFIGS / "search" / "train-quick.yaml"),
-        "--data",
-        "{bad}",
-        "--out",
-        "{out}",
-    )
-    add(
-        configs("search-train"),
-        "search",
-        "scan",
-        "--config",
-        "{bad}",
-        "--data",
-        "{dir}/good.h5",
-        "--out",
-        "{out}",
-    )
+    for command in ("train", "scan"):  # the same inputs: a search config and a store
+        quick = str(CONFIGS / "search" / "train-quick.yaml")
+        add(store_bad, "search", command, "--config", quick, "--data", "{bad}", "--out", "{out}")
+        add(
+            configs("search-train"),
+            "search",
+            command,
+            "--config",
+            "{bad}",
+            "--data",
+            "{dir}/good.h5",
+            "--out",
+            "{out}",
+        )
     add(runs, "search", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
     add(store_bad, "search", "evaluate", "--run", "{srun}", "--data", "{bad}", "--out", "{out}")
     for kind, command in (

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from linear_problem import linear_data, mse, small_model, trainer_config
 
-from heplearn.config import parse_config
-from heplearn.training import TensorSet, TrainerConfig, fit, predict
+from heplearn.training import TrainerConfig, fit, predict
 from heplearn.training.device import autocast, autocast_dtype
 from heplearn.training.loop import place_data
 
@@ -21,32 +20,15 @@ pytestmark = pytest.mark.gpu
 CUDA = torch.device("cuda")
 
 
-def _data(n: int, seed: int) -> TensorSet:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], dtype=np.float32) + 0.3).astype(np.float32)
-    return TensorSet.from_numpy({"x": x, "y": y})
-
-
-def _model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
-
-
-def _mse(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.nn.functional.mse_loss(model(batch["x"]).squeeze(1).float(), batch["y"])
-
-
 def _config(**changes: object) -> TrainerConfig:
-    base = {"epochs": 6, "batch_size": 64, "lr_max": 0.02, "lr_min": 0.001, "patience": 0}
-    return parse_config(TrainerConfig, {**base, "device": "cuda", **changes}, "test")
+    return trainer_config(**{"device": "cuda", **changes})
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32"])
 def test_fit_on_cuda_learns_at_every_precision(tmp_path: Path, precision: str) -> None:
-    model = _model()
-    val = _data(500, 2)
-    result = fit(model, _mse, (_data(2000, 1), val), _config(precision=precision), tmp_path)
+    model = small_model()
+    val = linear_data(500, 2)
+    result = fit(model, mse, (linear_data(2000, 1), val), _config(precision=precision), tmp_path)
     assert next(model.parameters()).device.type == "cuda"
     assert result.history[-1]["val_loss"] < 0.05 * result.history[0]["val_loss"]
     out = predict(model, val, lambda m, b: m(b["x"]).squeeze(1).float())
@@ -72,9 +54,9 @@ def test_grad_scaler_is_on_for_fp16_only(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(torch.amp.GradScaler, "__init__", record)
     for precision in ("fp16", "bf16"):
         fit(
-            _model(),
-            _mse,
-            (_data(256, 1), _data(64, 2)),
+            small_model(),
+            mse,
+            (linear_data(256, 1), linear_data(64, 2)),
             _config(epochs=1, precision=precision),
             tmp_path / precision,
         )
@@ -82,7 +64,7 @@ def test_grad_scaler_is_on_for_fp16_only(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_data_stays_on_the_gpu_when_it_fits_and_is_pinned_otherwise() -> None:
-    data = _data(1000, 1)
+    data = linear_data(1000, 1)
     resident = place_data(data, CUDA, _config(resident_fraction=0.5))
     assert all(t.device.type == "cuda" for t in resident.tensors.values())
     pinned = place_data(data, CUDA, _config(resident_fraction=0.0))

@@ -5,40 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from linear_problem import linear_data, mse, small_model, trainer_config
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from heplearn.config import parse_config
 from heplearn.errors import ConfigError, DataError
-from heplearn.training import LAST, TensorSet, TrainerConfig, fit, load_checkpoint, predict
-
-
-def _data(n: int, seed: int) -> TensorSet:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], dtype=np.float32) + 0.3).astype(np.float32)
-    return TensorSet.from_numpy({"x": x, "y": y})
-
-
-def _model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
-
-
-def _mse(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.nn.functional.mse_loss(model(batch["x"]).squeeze(1), batch["y"])
-
-
-def _config(**changes: object) -> TrainerConfig:
-    base = {"epochs": 6, "batch_size": 64, "lr_max": 0.02, "lr_min": 0.001, "patience": 0}
-    return parse_config(TrainerConfig, {**base, **changes}, "test")
+from heplearn.training import LAST, fit, load_checkpoint, predict
 
 
 def test_fit_learns_and_writes_log_and_checkpoints(tmp_path: Path) -> None:
-    model = _model()
-    result = fit(model, _mse, (_data(2000, 1), _data(500, 2)), _config(), tmp_path)
+    model = small_model()
+    result = fit(
+        model, mse, (linear_data(2000, 1), linear_data(500, 2)), trainer_config(), tmp_path
+    )
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == list(range(1, 7))
     assert rows[-1]["val_loss"] < 0.05 * rows[0]["val_loss"]
@@ -46,9 +26,9 @@ def test_fit_learns_and_writes_log_and_checkpoints(tmp_path: Path) -> None:
     assert (tmp_path / "best.safetensors").is_file()
     assert load_checkpoint(tmp_path / LAST)["epoch"] == 6
     # The model ends with the best epoch's weights.
-    out = predict(model, _data(500, 2), lambda m, b: m(b["x"]).squeeze(1))
-    mse = float(torch.mean((out - _data(500, 2).tensors["y"]) ** 2))
-    assert mse == pytest.approx(result.best_val_loss, rel=1e-4)
+    out = predict(model, linear_data(500, 2), lambda m, b: m(b["x"]).squeeze(1))
+    val_mse = float(torch.mean((out - linear_data(500, 2).tensors["y"]) ** 2))
+    assert val_mse == pytest.approx(result.best_val_loss, rel=1e-4)
 
 
 class _KilledError(Exception):
@@ -56,9 +36,9 @@ class _KilledError(Exception):
 
 
 def test_resume_after_a_kill_gives_the_same_weights(tmp_path: Path) -> None:
-    data = (_data(1000, 1), _data(200, 2))
-    straight = _model()
-    fit(straight, _mse, data, _config(), tmp_path / "straight")
+    data = (linear_data(1000, 1), linear_data(200, 2))
+    straight = small_model()
+    fit(straight, mse, data, trainer_config(), tmp_path / "straight")
 
     calls = {"n": 0}
 
@@ -66,14 +46,14 @@ def test_resume_after_a_kill_gives_the_same_weights(tmp_path: Path) -> None:
         calls["n"] += 1
         if calls["n"] > 3 * (16 + 4) + 5:  # 16 train + 4 val batches per epoch
             raise _KilledError
-        return _mse(model, batch)
+        return mse(model, batch)
 
-    killed = _model()
+    killed = small_model()
     with pytest.raises(_KilledError):
-        fit(killed, dies_in_epoch_4, data, _config(), tmp_path / "killed")
+        fit(killed, dies_in_epoch_4, data, trainer_config(), tmp_path / "killed")
     assert load_checkpoint(tmp_path / "killed" / LAST)["epoch"] == 3
-    resumed = _model()
-    fit(resumed, _mse, data, _config(), tmp_path / "killed", resume=True)
+    resumed = small_model()
+    fit(resumed, mse, data, trainer_config(), tmp_path / "killed", resume=True)
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     epochs = [json.loads(x)["epoch"] for x in (tmp_path / "killed/metrics.jsonl").open()]
@@ -82,14 +62,21 @@ def test_resume_after_a_kill_gives_the_same_weights(tmp_path: Path) -> None:
 
 def test_early_stopping_stops_when_validation_stalls(tmp_path: Path) -> None:
     # A constant LR of ~0 cannot improve the validation loss after the first epoch.
-    config = _config(schedule="constant", lr_max=1e-9, lr_min=1e-9, patience=2, epochs=50)
-    result = fit(_model(), _mse, (_data(300, 1), _data(100, 2)), config, tmp_path)
+    config = trainer_config(schedule="constant", lr_max=1e-9, lr_min=1e-9, patience=2, epochs=50)
+    result = fit(small_model(), mse, (linear_data(300, 1), linear_data(100, 2)), config, tmp_path)
     assert result.epochs_run <= 4
 
 
 def test_resume_without_checkpoint_and_foreign_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no checkpoint"):
-        fit(_model(), _mse, (_data(100, 1), _data(50, 2)), _config(), tmp_path, resume=True)
+        fit(
+            small_model(),
+            mse,
+            (linear_data(100, 1), linear_data(50, 2)),
+            trainer_config(),
+            tmp_path,
+            resume=True,
+        )
     (tmp_path / LAST).write_bytes(b"not a checkpoint at all")
     with pytest.raises(DataError, match="unreadable checkpoint"):
         load_checkpoint(tmp_path / LAST)
@@ -110,7 +97,7 @@ def test_pickled_code_in_a_checkpoint_is_never_executed(tmp_path: Path) -> None:
 
 def test_inconsistent_lr_range_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="lr_min"):
-        _config(lr_min=0.1, lr_max=0.01)
+        trainer_config(lr_min=0.1, lr_max=0.01)
 
 
 @pytest.mark.parametrize("clip", [None, 0.5])
@@ -126,10 +113,10 @@ def test_grad_clip_bounds_every_step_the_optimiser_takes(
     handle = register_optimizer_step_pre_hook(record)
     try:
         fit(
-            _model(),
-            _mse,
-            (_data(500, 1), _data(100, 2)),
-            _config(epochs=2, grad_clip=clip),
+            small_model(),
+            mse,
+            (linear_data(500, 1), linear_data(100, 2)),
+            trainer_config(epochs=2, grad_clip=clip),
             tmp_path,
         )
     finally:
@@ -143,9 +130,9 @@ def test_grad_clip_bounds_every_step_the_optimiser_takes(
 
 def test_the_validation_objective_picks_the_best_epoch(tmp_path: Path) -> None:
     def shifted(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return _mse(model, batch) + 100.0
+        return mse(model, batch) + 100.0
 
-    data = (_data(500, 1), _data(100, 2))
-    fit(_model(), _mse, data, _config(epochs=2), tmp_path, val_objective=shifted)
+    data = (linear_data(500, 1), linear_data(100, 2))
+    fit(small_model(), mse, data, trainer_config(epochs=2), tmp_path, val_objective=shifted)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(r["val_loss"] >= 100.0 > r["train_loss"] for r in rows)
