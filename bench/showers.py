@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from heplearn.detector.geometry import load_geometry
-from heplearn.detector.lateral import radial_parameters
-from heplearn.detector.longitudinal import sample_profiles
+from heplearn.detector.calorimeter.geometry import load_geometry
+from heplearn.detector.calorimeter.lateral import radial_parameters
+from heplearn.detector.calorimeter.longitudinal import sample_profiles
+from heplearn.detector.calorimeter.simulate import SimulationSwitches, simulate_clusters
 from heplearn.detector.particles import Particles
-from heplearn.detector.simulate import SimulationSwitches, simulate_clusters
 
 SPOTS_PER_SHOWER = 12_600
 

@@ -15,7 +15,9 @@ import heplearn.search.train_config
 from heplearn.config import load_any_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
-GEOMETRIES = sorted((Path(heplearn.detector.__file__).parent / "geometries").glob("*.yaml"))
+GEOMETRIES = sorted(
+    (Path(heplearn.detector.__file__).parent / "calorimeter" / "geometries").glob("*.yaml")
+)
 
 
 def test_there_are_shipped_configs() -> None:

@@ -15,7 +15,7 @@ from heplearn.calib.upsampling import (
     upsample,
 )
 from heplearn.data.reader import open_store
-from heplearn.detector.geometry import load_geometry
+from heplearn.detector.calorimeter.geometry import load_geometry
 from heplearn.errors import ConfigError
 
 ATLAS_SHAPES = {"presampler": (7, 3), "strips": (56, 3), "middle": (7, 11), "back": (4, 11)}

@@ -116,7 +116,7 @@ def test_time_images_and_resolved_config_are_written(tmp_path: Path) -> None:
 
 def test_gun_eta_outside_the_geometry_is_refused() -> None:
     config = parse_config(CalibSampleConfig, {"geometry": "cms-ecal"})
-    from heplearn.detector.geometry import load_geometry
+    from heplearn.detector.calorimeter.geometry import load_geometry
 
     with pytest.raises(ConfigError, match=r"gun\.eta_range.*acceptance"):
         config.check_geometry(load_geometry("cms-ecal"), "c.yaml")

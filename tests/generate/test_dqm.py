@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from heplearn.cli.generate import dqm_command
 from heplearn.config import load_config, parse_config
 from heplearn.data import open_store
-from heplearn.detector.hcal import (
+from heplearn.detector.occupancy.hcal import (
     HCAL_SHAPE,
     hcal_valid_mask,
     ieta_of_row,

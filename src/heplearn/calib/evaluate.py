@@ -27,7 +27,7 @@ from heplearn.calib.resolution_metrics import binned_table, eiqr, reiqr
 from heplearn.calib.train import prepare_split
 from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.reader import open_store
-from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
+from heplearn.detector.calorimeter.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.errors import DataError
 from heplearn.report.metrics_json import json_safe
 

@@ -9,7 +9,7 @@ sub-cells, each holding ``E_cell / (w·h)``, so no energy is created or lost.
 
 Anchoring and overflow.  Every window is anchored at its first cell: the
 windows of all layers start at the same (η, φ) to within half a coarse cell
-(:mod:`heplearn.detector.cellgrid`), which is as well as the coarse cells allow.
+(:mod:`heplearn.detector.calorimeter.cellgrid`), which is as well as the coarse cells allow.
 The up-sampled extent of a coarse layer can exceed the grid: the presampler and
 strips (3 cells of 4 sub-cells = 12 in φ vs 11) and the back layer (4 cells of
 16 = 64 in η vs 56).  The thesis drops the sub-cells beyond the window; here
@@ -42,7 +42,7 @@ import numpy as np
 import yaml
 
 from heplearn.data.reader import Store
-from heplearn.detector.geometry import CalorimeterGeometry, load_geometry
+from heplearn.detector.calorimeter.geometry import CalorimeterGeometry, load_geometry
 from heplearn.errors import ConfigError, SchemaError
 
 __all__ = [

@@ -26,7 +26,7 @@ from heplearn.data.atomic import atomic_output
 from heplearn.data.reader import open_store
 from heplearn.data.root_export import export_root
 from heplearn.data.root_source import RootSource
-from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
+from heplearn.detector.calorimeter.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.dqm.demo import dqm_demo
 from heplearn.errors import DataError, OutputExistsError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset

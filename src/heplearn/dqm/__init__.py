@@ -1,6 +1,6 @@
 """Data-quality monitoring of calorimeter occupancy maps: labels, maps, models, quality tests.
 
-The occupancy simulation and fault injection live in :mod:`heplearn.detector`
+The occupancy simulation and fault injection live in :mod:`heplearn.detector.occupancy`
 (``hcal``, ``hcal_occupancy``, ``hcal_faults``) so that ``heplearn.generate`` can use them;
 the modules here build on them.
 """

@@ -3,12 +3,12 @@
 ``labels/map_class`` and ``labels/channels`` hold indices into :data:`CLASS_NAMES`
 (0 good / ok, 1 dead, 2 hot, 3 noisy, 4 partial); ``labels/fault_shape`` indexes
 :data:`SHAPE_NAMES` (0 none, 1 1x1, 2 5x5, 3 rbx, 4 depth).  The codes are defined where
-faults are injected (:mod:`heplearn.detector.hcal_faults`) and re-exported here.
+faults are injected (:mod:`heplearn.detector.occupancy.hcal_faults`) and re-exported here.
 """
 
 from __future__ import annotations
 
-from heplearn.detector.hcal_faults import FAULT_CLASSES, FAULT_SHAPES
+from heplearn.detector.occupancy.hcal_faults import FAULT_CLASSES, FAULT_SHAPES
 from heplearn.errors import ConfigError
 
 __all__ = [

@@ -8,12 +8,13 @@ same ``event/id``).  Store fields (GeV, radians, mm):
   ``resonance_mass`` (generated Z/H mass of the event; 0 for guns)
 - ``images/<layer>``: the native-granularity cell windows (``presampler``, ``strips``,
   ``middle``, ``back``; or ``crystals``)
-- ``scalars/``: see :mod:`heplearn.detector.reconstruction`, plus ``pt_track``,
+- ``scalars/``: see :mod:`heplearn.detector.calorimeter.reconstruction`, plus ``pt_track``,
   ``delta_eta2``, ``delta_phi2`` (electrons; 0 for photons), ``n_tracks``, ``mu``, ``n_vertex``
 - ``tracks/features`` (15, 10) sorted by isolation score, ``tracks/count``
 - ``event/``: ``id``, ``mu``, ``n_vertex``, ``weight`` (σ·1 fb⁻¹/N for Pythia, 1 for guns),
   ``process`` (as ``truth/origin``)
-- ``time/<layer>`` (with ``time_images: true``): cell times [ns] (:mod:`heplearn.detector.timing`)
+- ``time/<layer>`` (with ``time_images: true``): cell times [ns]
+  (:mod:`heplearn.detector.calorimeter.timing`)
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ import numpy as np
 
 from heplearn.config import register_config, setting
 from heplearn.data.schema import Column
-from heplearn.detector.cellgrid import wrap_phi
-from heplearn.detector.geometry import CalorimeterGeometry, load_geometry
+from heplearn.detector.calorimeter.cellgrid import wrap_phi
+from heplearn.detector.calorimeter.geometry import CalorimeterGeometry, load_geometry
+from heplearn.detector.calorimeter.response import ResponseSwitches
+from heplearn.detector.calorimeter.simulate import (
+    SimulatedClusters,
+    SimulationSwitches,
+    simulate_clusters,
+)
+from heplearn.detector.calorimeter.timing import cell_times
+from heplearn.detector.calorimeter.tracks import select_tracks, smear_tracks
 from heplearn.detector.particles import Particles
 from heplearn.detector.ranges import pair_by_event
-from heplearn.detector.response import ResponseSwitches
-from heplearn.detector.simulate import SimulatedClusters, SimulationSwitches, simulate_clusters
-from heplearn.detector.timing import cell_times
-from heplearn.detector.tracks import select_tracks, smear_tracks
 from heplearn.errors import ConfigError
 from heplearn.generate.guns import GunConfig, shoot
 from heplearn.generate.pileup_pool import BEAM_SPOT_SIGMA_Z_MM, PileupOverlay, minbias_pool

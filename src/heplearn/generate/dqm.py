@@ -10,7 +10,8 @@ One row per lumisection map (DQM store contract, see ``heplearn.dqm``):
   ``labels/fault_shape`` int8 (0 none, 1 1x1, 2 5x5, 3 rbx, 4 depth),
   ``labels/channels`` uint8, shaped like the maps: per-channel truth class
 
-Physics in :mod:`heplearn.detector.hcal_occupancy` and :mod:`heplearn.detector.hcal_faults`.
+Physics in :mod:`heplearn.detector.occupancy.hcal_occupancy` and
+:mod:`heplearn.detector.occupancy.hcal_faults`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from heplearn.config import register_config, setting
 from heplearn.data.schema import Column
-from heplearn.detector.hcal import (
+from heplearn.detector.occupancy.hcal import (
     HCAL_SHAPE,
     SUBDETECTORS,
     hcal_valid_mask,
@@ -32,7 +33,7 @@ from heplearn.detector.hcal import (
     subdetector_map,
     subdetector_of,
 )
-from heplearn.detector.hcal_faults import (
+from heplearn.detector.occupancy.hcal_faults import (
     FAULT_CLASSES,
     FAULT_SHAPES,
     FaultPlan,
@@ -40,7 +41,7 @@ from heplearn.detector.hcal_faults import (
     apply_faults,
     draw_faults,
 )
-from heplearn.detector.hcal_occupancy import (
+from heplearn.detector.occupancy.hcal_occupancy import (
     DetectorConditions,
     RunPlan,
     hit_probability,
@@ -174,7 +175,7 @@ class DqmSampleConfig:
                 "field 'fixed_channel'",
                 where,
                 f"(ieta, iphi, depth) = {list(self.fixed_channel)} is not an HCAL channel",
-                "pick an existing channel, e.g. [8, 36, 1] (see heplearn.detector.hcal)",
+                "pick an existing channel, e.g. [8, 36, 1] (see heplearn.detector.occupancy.hcal)",
             )
         ieta, iphi, depth = self.fixed_channel
         if (

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from heplearn.detector.cellgrid import wrap_phi
+from heplearn.detector.calorimeter.cellgrid import wrap_phi
 from heplearn.detector.particles import Particles, charge_of
 from heplearn.detector.ranges import expand_ranges, pair_by_event
 from heplearn.generate.pythia import generate_events

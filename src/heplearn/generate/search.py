@@ -16,7 +16,7 @@ Store fields (GeV, radians, pb, fb⁻¹):
   ``event/id`` int64 (unique over the store), ``event/cross_section`` float64 [pb] (σ used),
   ``event/sample_events`` int64 (N_sample);
 - ``truth/mll`` float32: mass of the two leading prompt e/μ (0 with fewer than two);
-- the reconstruction columns of :func:`heplearn.detector.event_reconstruction.reconstruct`
+- the reconstruction columns of :func:`heplearn.detector.objects.event_reconstruction.reconstruct`
   (``leptons/*``, ``jets/*``, ``met/*``, ``truth/met``).
 
 The sample names, in order, with N and the configured σ, are in the store's resolved
@@ -35,7 +35,7 @@ import yaml
 
 from heplearn.config import parse_config, register_config, setting
 from heplearn.data.schema import Column
-from heplearn.detector.event_reconstruction import ReconstructionSettings, reconstruct
+from heplearn.detector.objects.event_reconstruction import ReconstructionSettings, reconstruct
 from heplearn.errors import ConfigError, DataError
 from heplearn.generate.runner import RunOptions, run_sharded
 from heplearn.generate.search_processes import (

@@ -29,7 +29,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from heplearn.detector.final_state import FinalState
+from heplearn.detector.objects.final_state import FinalState
 from heplearn.errors import ConfigError, DataError
 from heplearn.generate.search_processes import INVISIBLE_PDGIDS
 

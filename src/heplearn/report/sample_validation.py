@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from heplearn.data.reader import open_store
-from heplearn.detector.kinematics import cluster_pair_mass, pairs_of_events
-from heplearn.detector.resolution import fit_resolution_with_noise, relative_width
+from heplearn.detector.calorimeter.kinematics import cluster_pair_mass, pairs_of_events
+from heplearn.detector.calorimeter.resolution import fit_resolution_with_noise, relative_width
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
 from heplearn.report.metrics_json import write_metrics_json

@@ -1,0 +1,1 @@
+"""e/γ clusters in a sampling calorimeter: geometry, material, showers, cells, clusters, tracks."""

@@ -1,0 +1,1 @@
+"""Physics objects for the search: leptons, jets and missing transverse momentum."""

@@ -1,0 +1,1 @@
+"""Occupancy maps for data-quality monitoring: channel geometries, rates and faults."""
