@@ -1,4 +1,4 @@
-"""``heplearn dqm train | evaluate | check``: occupancy-map monitoring from maps to verdicts."""
+"""``heplearn dqm train | evaluate | check | watch | history | certify``: maps to verdicts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heplearn.cli.dqm_online import certify_command, history_command, watch_command
 from heplearn.config import load_config
 from heplearn.errors import ConfigError
 
@@ -154,3 +155,8 @@ def check_command(
         shown = ", ".join(str(tuple(f)) for f in flagged[:5]) + (" …" if len(flagged) > 5 else "")
         table.add_row(record["map"], record["verdict"], f"{record['score']:.3g}", shown)
     Console().print(table)
+
+
+app.command(name="watch")(watch_command)
+app.command(name="history")(history_command)
+app.command(name="certify")(certify_command)
