@@ -27,3 +27,18 @@ def test_quick_dqm_demo_trains_three_models_and_reports(tmp_path: Path) -> None:
     assert 0.5 < auc.value <= 1.0 and auc.error > 0
     assert "significant" in figures["dqm: cnn3bn − qtest accuracy"].note
     assert (tmp_path / "dqm-report" / "report.html").is_file()
+
+
+def test_the_demo_trains_the_shipped_model_configs() -> None:
+    from heplearn.config import load_config, shipped_config
+    from heplearn.dqm.demo import DEMO_MODELS, _model_configs
+    from heplearn.dqm.model_config import DqmModelConfig
+
+    full, quick = _model_configs(quick=False), _model_configs(quick=True)
+    for name, file in DEMO_MODELS.items():
+        shipped = load_config(DqmModelConfig, shipped_config(f"dqm/models/{file}"))
+        assert full[name] == shipped
+        # --quick shortens training only: the same model, optimiser and learning rates.
+        assert quick[name].model == shipped.model
+        assert quick[name].trainer.lr_max == shipped.trainer.lr_max
+        assert quick[name].trainer.epochs <= shipped.trainer.epochs

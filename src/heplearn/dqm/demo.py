@@ -2,7 +2,8 @@
 
 A small sample with the settings of ``configs/dqm/quick.yaml`` (quick: 300 maps, else
 1500), the classical quality tests, the thesis' best CNN (cnn3bn) and a small-filter
-autoencoder trained for a few epochs, all evaluated on the same held-out maps into
+autoencoder, from the shipped ``configs/dqm/models/{qtest,cnn3bn-small,ae-small}.yaml``
+(``--quick`` trains fewer epochs), all evaluated on the same held-out maps into
 ``out/dqm-report`` (``metrics.json``, figures, ``report.html``).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from heplearn.config import load_config, parse_config, shipped_config
+from heplearn.config import load_config, shipped_config
 from heplearn.dqm.evaluate import HeldOut, ModelEvaluation, evaluate_run, held_out_maps
 from heplearn.dqm.evaluation_report import write_dqm_evaluation
 from heplearn.dqm.labels import CLASS_NAMES
@@ -41,30 +42,30 @@ def _sample_config(quick: bool, seed: int) -> DqmSampleConfig:
     )
 
 
+#: The shipped model configs the demo trains (configs/dqm/models/).
+DEMO_MODELS = {"qtest": "qtest.yaml", "cnn3bn": "cnn3bn-small.yaml", "ae": "ae-small.yaml"}
+
+
+def _quick(name: str, config: DqmModelConfig) -> DqmModelConfig:
+    """The ``--quick`` cut of a shipped config: fewer epochs and, for the AE, fewer filters."""
+    epochs = {"cnn3bn": 4, "ae": 3}
+    if name not in epochs:
+        return config
+    config = dataclasses.replace(
+        config, trainer=dataclasses.replace(config.trainer, epochs=epochs[name])
+    )
+    if name == "ae":
+        config = dataclasses.replace(config, ae=dataclasses.replace(config.ae, filters=(16, 16, 8)))
+    return config
+
+
 def _model_configs(quick: bool) -> dict[str, DqmModelConfig]:
-    """qtest, cnn3bn and a small autoencoder, trained briefly (the shipped YAML are longer)."""
-    trainer: dict[str, Any] = {
-        "optimizer": "adam",
-        "schedule": "one-cycle",
-        "lr_min": 0.0001,
-        "patience": 0,
+    """qtest, cnn3bn and a small autoencoder from their shipped configs (shorter with quick)."""
+    configs = {
+        name: load_config(DqmModelConfig, shipped_config(f"dqm/models/{file}"))
+        for name, file in DEMO_MODELS.items()
     }
-    settings: dict[str, dict[str, Any]] = {
-        "qtest": {"model": "qtest"},
-        "cnn3bn": {
-            "model": "cnn3bn",
-            "trainer": {**trainer, "epochs": 4 if quick else 15, "batch_size": 32, "lr_max": 0.005},
-        },
-        "ae": {
-            "model": "ae",
-            "ae": {"filters": [16, 16, 8] if quick else [32, 32, 16]},
-            "trainer": {**trainer, "epochs": 3 if quick else 10, "batch_size": 16, "lr_max": 0.003},
-        },
-    }
-    return {
-        name: parse_config(DqmModelConfig, values, f"the demo {name} config")
-        for name, values in settings.items()
-    }
+    return {name: _quick(name, c) if quick else c for name, c in configs.items()}
 
 
 def dqm_demo(
