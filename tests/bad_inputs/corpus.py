@@ -8,6 +8,8 @@ files are written from small valid ones by truncating, overwriting or editing th
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import numpy as np
 import uproot
 
 from heplearn.data.writer import StoreWriter
+from heplearn.dqm.history import open_history
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,16 @@ def configs(kind: str) -> list[Bad]:
     ]
 
 
+#: Files a command reading a DQM history must refuse, untouched.
+HISTORIES = [
+    Bad("not-a-history.sqlite", "heplearn_history"),
+    Bad("newer-history.sqlite", "schema_version"),
+    Bad("garbage.h5"),
+    Bad("empty.h5"),
+]
+#: A folder ``dqm watch`` cannot watch (never created).
+NO_FOLDER = Bad("no-such-folder")
+
 #: Run folders a command reading a trained run must refuse.
 RUNS = [Bad("run-empty"), Bad("run-garbage")]
 
@@ -97,6 +110,17 @@ def _yaml(folder: Path, kind: str) -> None:
     (folder / "unknown-key.yaml").write_text(f"kind: {kind}\nepochz: 3\n")
     (folder / "not-yaml.yaml").write_text(f"kind: {kind}\ntrainer: [unclosed\n")
     (folder / "empty.yaml").write_text("")
+
+
+def _histories(folder: Path) -> None:
+    with closing(sqlite3.connect(folder / "not-a-history.sqlite")) as db:
+        db.execute("CREATE TABLE runs (run INTEGER)")
+        db.commit()
+    open_history(folder / "newer-history.sqlite", create=True).close()
+    with closing(sqlite3.connect(folder / "newer-history.sqlite")) as db:
+        db.execute("UPDATE heplearn_history SET value = '99' WHERE key = 'schema_version'")
+        db.commit()
+    (folder / "watch-folder").mkdir()
 
 
 def add_nan(store: Path, folder: Path) -> Path:
@@ -146,6 +170,7 @@ def make_corpus(folder: Path) -> Path:
         handle["maps"] = np.abs(maps)
     for kind in WRONG_TYPE:
         _yaml(folder / kind, kind)
+    _histories(folder)
     (folder / "run-empty").mkdir()
     (folder / "run-garbage").mkdir()
     for name in ("run.json", "config.yaml", "model.json", "scalers.json"):

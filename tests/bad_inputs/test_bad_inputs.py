@@ -16,8 +16,10 @@ import yaml
 from corpus import (
     DATA,
     GUN_NAN,
+    HISTORIES,
     NAN_STORE,
     NEGATIVE_MAPS,
+    NO_FOLDER,
     RUNS,
     Bad,
     add_nan,
@@ -108,6 +110,12 @@ def _cases() -> list[Case]:
     add(runs, "dqm", "check", "{dir}/good-maps.h5", "--run", "{bad}")
     add([*data, NEGATIVE_MAPS], "dqm", "check", "{bad}", "--run", "{qrun}")
     add(store_bad, "dqm", "evaluate", "--run", "{qrun}", "--data", "{bad}", "--out", "{out}")
+    watch = ("dqm", "watch", "--once", "--interval", "0")
+    add(HISTORIES, *watch, "{dir}/watch-folder", "--run", "{qrun}", "--history", "{bad}")
+    add([NO_FOLDER], *watch, "{bad}", "--run", "{qrun}", "--history", "{out}")
+    add(runs, *watch, "{dir}/watch-folder", "--run", "{bad}", "--history", "{out}")
+    add(HISTORIES, "dqm", "history", "--history", "{bad}")
+    add(HISTORIES, "dqm", "certify", "--history", "{bad}", "--out", "{out}")
     for command in ("train", "scan"):  # the same inputs: a search config and a store
         quick = str(CONFIGS / "search" / "train-quick.yaml")
         add(store_bad, "search", command, "--config", quick, "--data", "{bad}", "--out", "{out}")

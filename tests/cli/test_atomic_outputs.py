@@ -119,6 +119,18 @@ def dqm_run(inputs: Path, dqm_store: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+def dqm_history(inputs: Path) -> Path:
+    """A DQM history with one good lumisection, as ``dqm watch`` records it."""
+    from heplearn.dqm.history import FileEntry, MapEntry, open_history
+
+    path = inputs / "history.sqlite"
+    with open_history(path, create=True) as history:
+        entry = FileEntry("/maps/run1_ls1.root", "0" * 64, 1, 1, "checked")
+        history.record_file(entry, [MapEntry("ls1", 1, 1, "good", 0.5, "qtest", "run")])
+    return path
+
+
+@pytest.fixture(scope="module")
 def search_store(inputs: Path) -> Path:
     from heplearn.cli.main import main
 
@@ -261,6 +273,12 @@ CASES = [
             ["dqm", "evaluate", "-r", get("dqm_run"), "-d", get("dqm_store"), "-o", out]
         ),
         ("heplearn.report.html:HtmlReport.write", lambda original: _fail),
+    ),
+    Case(
+        "golden.json",
+        lambda get, out: ["dqm", "certify", "--history", get("dqm_history"), "-o", out],
+        ("heplearn.dqm.certify:golden_json", lambda original: _fail),
+        folder=False,
     ),
     Case(
         "search-run",
