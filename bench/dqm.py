@@ -11,6 +11,10 @@ CNN (cnn3bn) at 64 × 72 × 4 (goal ≥ 1,000 maps/s), the classical tests (qtes
   by the Reference included), as ``heplearn dqm check`` runs it;
 - ``reference_expected``: the Reference normalisation alone (``Reference.expected``).
 
+``watch`` (qtest, 82 × 72 × 4, one HDF5 file per lumisection): maps per second from new
+files in a folder to verdicts committed in the SQLite history (``heplearn dqm watch``),
+against ``dqm check``'s reading and scoring of the same files alone.
+
 Maps are Poisson counts from a smooth η-dependent rate (labels random: timing only).
 Prints one JSON object.
 """
@@ -145,14 +149,65 @@ def qtest(shape: tuple[int, int, int], args: argparse.Namespace, tmp: Path) -> d
     }
 
 
+def watch_rate(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """End-to-end ``dqm watch`` throughput into a fresh history, and ``dqm check`` alone."""
+    import h5py
+
+    from heplearn.dqm.check import verdicts
+    from heplearn.dqm.history import open_history
+    from heplearn.dqm.sources import load_maps
+    from heplearn.dqm.train import train_dqm
+    from heplearn.dqm.watch import Watcher
+
+    shape, per_file = (82, 72, 4), args.maps_per_file
+    tmp.mkdir(parents=True)
+    reference = tmp / "reference.h5"
+    with h5py.File(reference, "w") as handle:
+        handle["maps"] = maps(50, shape, 1).counts
+    run = tmp / "run-qtest"
+    train_dqm(default_model_config("qtest"), reference, run, progress=False)
+    folder = tmp / "incoming"
+    folder.mkdir()
+    sample = maps(args.watch_files * per_file, shape, 2).counts
+    for i in range(args.watch_files):
+        with h5py.File(folder / f"run1_ls{i * per_file + 1:05d}.h5", "w") as handle:
+            handle["maps"] = sample[i * per_file : (i + 1) * per_file]
+    files = sorted(folder.iterdir())
+    n_maps = len(files) * per_file
+
+    def check_alone() -> None:
+        for path in files:
+            verdicts(run, load_maps(path))
+
+    with open_history(tmp / "history.sqlite", create=True) as history:
+        watcher = Watcher(folder, run, history, log=lambda _line: None)
+        watcher.poll()  # first sight: files settle on the next poll
+        tick = time.perf_counter()
+        watcher.poll()
+        seconds = time.perf_counter() - tick
+        assert watcher.maps_recorded == n_maps, watcher.maps_recorded
+    return {
+        "shape": list(shape),
+        "files": len(files),
+        "maps_per_file": per_file,
+        "watch_maps_per_s": n_maps / seconds,
+        "watch_files_per_s": len(files) / seconds,
+        "check_alone_maps_per_s": best_rate(n_maps, check_alone),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--maps", type=int, default=256, help="maps scored per timing")
     parser.add_argument("--train-maps", type=int, default=256, help="maps per training epoch")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument(
-        "--models", default="qtest,cnn3bn,ae-small,ae", help="comma-separated subset to run"
+        "--models",
+        default="qtest,cnn3bn,ae-small,ae,watch",
+        help="comma-separated subset to run",
     )
+    parser.add_argument("--watch-files", type=int, default=64, help="files dqm watch takes")
+    parser.add_argument("--maps-per-file", type=int, default=1, help="lumisections per file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     chosen = args.models.split(",")
@@ -171,6 +226,8 @@ def main() -> None:
             )
         if "ae" in chosen:
             results["ae_86_64_32_64x72x4"] = torch_model("ae", args, tmp / "thesis")
+        if "watch" in chosen:
+            results["watch_qtest_82x72x4"] = watch_rate(args, tmp / "watch")
     results["bench_seconds"] = time.perf_counter() - began
     print(json.dumps(results, indent=2))
 
