@@ -38,9 +38,11 @@ def test_generate_api() -> None:
     assert sorted(heplearn.generate.__all__) == [
         "CalibSampleConfig",
         "DqmSampleConfig",
+        "EcalDqmSampleConfig",
         "SearchSampleConfig",
         "calib_dataset",
         "dqm_dataset",
+        "ecal_dqm_dataset",
         "search_dataset",
     ]
 

@@ -53,6 +53,7 @@ WRONG_TYPE = {
     "calib-sample": ("events", "events: many"),
     "dqm-model": ("epochs", "trainer: {epochs: many}"),
     "dqm-sample": ("events", "events: many"),
+    "dqm-ecal-sample": ("events", "events: many"),
     "search-train": ("sigma_b", "sigma_b: lots"),
     "search-sample": ("seed", "seed: [1, 2]"),
     "import-mapping": ("tree", "tree: [a, b]"),

@@ -135,6 +135,7 @@ def _cases() -> list[Case]:
     for kind, command in (
         ("calib-sample", "calib"),
         ("dqm-sample", "dqm"),
+        ("dqm-ecal-sample", "dqm"),
         ("search-sample", "search"),
     ):
         add(configs(kind), "generate", command, "--config", "{bad}", "--out", "{out}")

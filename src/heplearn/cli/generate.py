@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+import yaml
 from rich.console import Console
 
 from heplearn.config import config_to_dict, load_config, parse_config
 from heplearn.data.atomic import atomic_output
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
+from heplearn.generate.dqm_ecal import ECAL_SAMPLE_KIND, EcalDqmSampleConfig, ecal_dqm_dataset
 from heplearn.generate.runner import RunOptions
 from heplearn.generate.search import SearchSampleConfig, scale_events, search_dataset
 from heplearn.report import validate_calib_sample
@@ -30,6 +32,16 @@ def _sample_config(kind: type[S], config: Path, **overrides: Any) -> S:
     if given:
         settings = parse_config(kind, {**config_to_dict(settings), **given}, f"{config} + options")
     return settings
+
+
+def _kind_of(config: Path) -> str | None:
+    """The ``kind`` a YAML file declares, or None (an unreadable file fails later, clearly)."""
+    try:
+        data = yaml.safe_load(config.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _run_options(workers: int, dask: str | None, overwrite: bool) -> RunOptions:
@@ -80,7 +92,9 @@ def calib_command(
 
 @app.command(name="dqm")
 def dqm_command(
-    config: Path = typer.Option(..., "--config", "-c", help="dqm-sample YAML (see configs/dqm)."),
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="dqm-sample or dqm-ecal-sample YAML (see configs/dqm)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder of the sharded store to write."),
     events: int | None = typer.Option(
         None, "--events", "-n", help="Override the number of maps (lumisections)."
@@ -90,20 +104,32 @@ def dqm_command(
     dask: str | None = typer.Option(None, "--dask", help="Address of a Dask scheduler."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run's output."),
 ) -> None:
-    """Simulate per-lumisection HCAL occupancy maps with injected dead/hot/noisy/partial faults.
+    """Simulate per-lumisection occupancy maps (HCAL or ECAL barrel) with injected faults.
 
-    One row per map with the per-channel truth.  A killed run resumes: rerun the same
-    command.  The same seed gives the same store whatever the number of workers.
+    The config's kind picks the detector: ``dqm-sample`` for the CMS-like HCAL (dead, hot,
+    noisy, partial faults), ``dqm-ecal-sample`` for the ECAL barrel (missing supermodule,
+    dead/hot trigger tower, dead/hot crystal).  One row per map with the per-channel truth.
+    A killed run resumes: rerun the same command.  The same seed gives the same store
+    whatever the number of workers.
 
     Examples:
 
       heplearn generate dqm --config configs/dqm/hcal.yaml --out dqm-maps -j 2
 
       heplearn generate dqm --config configs/dqm/quick.yaml --out dqm-quick --events 200
+
+      heplearn generate dqm --config configs/dqm/ecal-barrel.yaml --out ecal-maps -j 2
     """
-    settings = _sample_config(DqmSampleConfig, config, events=events, seed=seed)
-    store = dqm_dataset(settings, out, where=str(config), **_run_options(workers, dask, overwrite))
-    Console().print(f"wrote {settings.events} maps in {settings.n_shards} shards to {store}")
+    options = _run_options(workers, dask, overwrite)
+    if _kind_of(config) == ECAL_SAMPLE_KIND:
+        ecal = _sample_config(EcalDqmSampleConfig, config, events=events, seed=seed)
+        store = ecal_dqm_dataset(ecal, out, where=str(config), **options)
+        shards, maps = ecal.n_shards, ecal.events
+    else:
+        settings = _sample_config(DqmSampleConfig, config, events=events, seed=seed)
+        store = dqm_dataset(settings, out, where=str(config), **options)
+        shards, maps = settings.n_shards, settings.events
+    Console().print(f"wrote {maps} maps in {shards} shards to {store}")
 
 
 @app.command(name="search")

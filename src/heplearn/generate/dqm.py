@@ -24,6 +24,7 @@ import numpy as np
 
 from heplearn.config import register_config, setting
 from heplearn.data.schema import Column
+from heplearn.detector.occupancy.fault_codes import HCAL_SHAPES
 from heplearn.detector.occupancy.hcal import (
     HCAL_SHAPE,
     SUBDETECTORS,
@@ -35,7 +36,6 @@ from heplearn.detector.occupancy.hcal import (
 )
 from heplearn.detector.occupancy.hcal_faults import (
     FAULT_CLASSES,
-    FAULT_SHAPES,
     FaultPlan,
     InjectedFaults,
     apply_faults,
@@ -145,7 +145,7 @@ class DqmSampleConfig:
     def validate(self, where: str) -> None:
         for name, names in (
             ("fault_classes", FAULT_CLASSES[1:]),
-            ("fault_shapes", FAULT_SHAPES[1:]),
+            ("fault_shapes", HCAL_SHAPES),
         ):
             weights: dict[str, float] = getattr(self, name)
             unknown = sorted(set(weights) - set(names))
@@ -195,7 +195,7 @@ class DqmSampleConfig:
         return FaultPlan(
             good_fraction=self.good_fraction,
             class_weights=_weights(self.fault_classes, FAULT_CLASSES[1:]),
-            shape_weights=_weights(self.fault_shapes, FAULT_SHAPES[1:]),
+            shape_weights=_weights(self.fault_shapes, HCAL_SHAPES),
             hot_factor=self.hot_factor,
             noisy_spread=self.noisy_spread,
             partial_gain=self.partial_gain,

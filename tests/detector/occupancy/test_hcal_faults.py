@@ -39,7 +39,7 @@ VALID = hcal_valid_mask()
 
 def test_label_names_follow_the_contract() -> None:
     assert CLASS_NAMES == ("good", "dead", "hot", "noisy", "partial")
-    assert SHAPE_NAMES == ("none", "1x1", "5x5", "rbx", "depth")
+    assert SHAPE_NAMES == ("none", "1x1", "5x5", "rbx", "depth", "tower", "supermodule")
     assert class_index("noisy") == 3 and class_name(4) == "partial"
     assert shape_index("rbx") == 3
     assert fault_size_name(1, 2) == "dead_5x5" and fault_size_name(0, 0) == "good"

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+# FAULT_CLASSES and FAULT_SHAPES are re-exported: the codes were defined here first.
+from heplearn.detector.occupancy.fault_codes import FAULT_CLASSES, FAULT_SHAPES
 from heplearn.detector.occupancy.hcal import HCAL_SHAPE, hcal_valid_mask, rbx_map, row_of_ieta
 
 __all__ = [
@@ -44,10 +46,6 @@ __all__ = [
 
 Array = np.ndarray[Any, Any]
 
-#: Map and channel classes; the index is the stored label (0 = good / ok).
-FAULT_CLASSES = ("good", "dead", "hot", "noisy", "partial")
-#: Region shapes; the index is the stored label (0 = no fault).
-FAULT_SHAPES = ("none", "1x1", "5x5", "rbx", "depth")
 _DEAD, _HOT, _NOISY, _PARTIAL = 1, 2, 3, 4
 
 
