@@ -81,10 +81,10 @@ class EcalDqmSampleConfig:
     noise_gev: float = setting(0.045, low=0.001, high=10.0, doc="crystal noise σ at η = 0")
     response_spread: float = setting(0.05, low=0.0, high=0.5, doc="static per-crystal σ")
     tower_spread_run: float = setting(0.03, low=0.0, high=0.5, doc="tower gain σ per run")
-    tower_spread_ls: float = setting(0.05, low=0.0, high=0.5, doc="tower gain σ per LS")
+    tower_spread_ls: float = setting(0.04, low=0.0, high=0.5, doc="tower gain σ per LS")
     supermodule_spread_ls: float = setting(0.02, low=0.0, high=0.5, doc="SM gain σ per LS")
     overdispersion: float = setting(
-        0.15, low=0.0, high=2.0, doc="κ: per-crystal relative σ of the rate per LS (NB-like)"
+        0.06, low=0.0, high=2.0, doc="κ: per-crystal relative σ of the rate per LS (NB-like)"
     )
     noisy_tower_rate: float = setting(0.02, low=0.0, high=1.0, doc="noisy towers per map")
     noisy_tower_excess: tuple[float, float] = setting(

@@ -99,9 +99,9 @@ class EcalConditions:
     noise_gev: float = 0.045
     response_spread: float = 0.05
     tower_spread_run: float = 0.03
-    tower_spread_ls: float = 0.05
+    tower_spread_ls: float = 0.04
     supermodule_spread_ls: float = 0.02
-    overdispersion: float = 0.15
+    overdispersion: float = 0.06
     noisy_tower_rate: float = 0.02
     noisy_tower_excess: tuple[float, float] = (0.5, 2.0)
 
