@@ -12,8 +12,7 @@ Every one of the 61,200 crystals exists.
   out by one data-concentrator card (one FED), so it fails as a whole.
 
 Group indices are row-major over the blocks: tower = (row // 5) · 72 + column // 5,
-supermodule = (row // 85) · 18 + column // 20 (0–17 are SM−, 18–35 SM+), the same as the
-``ecal-barrel`` grouping of :mod:`heplearn.dqm.groups`.
+supermodule = (row // 85) · 18 + column // 20 (0–17 are SM−, 18–35 SM+).
 """
 
 from __future__ import annotations
