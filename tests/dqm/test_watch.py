@@ -190,14 +190,19 @@ def test_once_checks_new_and_changed_files_and_names_runs(
     assert cli(*args).out.startswith("watching") and len(recorded(history)) == 4  # seen: skipped
     write_h5(folder / "fill-a.h5", maps(1, seed=7))  # new content under the same name
     result = cli(*args)
-    assert "no run number" in result.out
-    assert recorded(history)[-1][2:] == (None, None, "unreadable")
+    assert "skipped fill-a.h5: no run number" in result.out
+    assert len(recorded(history)) == 4  # not recorded: a rerun with --cms-run checks it
+    assert "1 files, 1 maps recorded" in cli(*args, "--cms-run", "13").out
+    assert recorded(history)[-1][2:] == (13, 1, recorded(history)[-1][4])
     result = cli("dqm", "history", "--history", history, "--cms-run", "12", "--json")
     listed = json.loads(result.out)
     assert [v["lumisection"] for v in listed] == [1, 2, 3, 42]
     assert listed[1]["flagged"] and listed[1]["model"] == "qtest" and listed[1]["checked_at"]
-    table = cli("dqm", "history", "--history", history).out
-    assert "dead" in table and "unreadable" in table
+    (folder / "run13_ls0005.root").write_bytes(b"\x00" * 3000)  # garbage
+    assert "run 13 ls 5 run13_ls0005.root: unreadable (" in cli(*args).out
+    listed = json.loads(cli("dqm", "history", "--history", history, "--json").out)
+    assert listed[-1]["verdict"] == "unreadable" and "run13_ls0005.root" in listed[-1]["reason"]
+    assert "dead" in cli("dqm", "history", "--history", history).out
 
 
 def test_bad_inputs_are_one_error_and_write_nothing(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import signal
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -74,13 +75,15 @@ def watch_command(
     with open_history(history, create=True) as opened:
         watcher = Watcher(folder, run, opened, cms_run=cms_run, dataset=dataset, log=_echo)
         _echo(f"watching {folder} with {watcher.model} ({run}) into {history}")
-        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main_thread else None
         try:
             watch(watcher, interval=interval, once=once)
         except KeyboardInterrupt:
             _echo("stopped")
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
         _echo(
             f"{watcher.files_recorded} files, {watcher.maps_recorded} maps recorded into {history}"
         )
@@ -112,9 +115,9 @@ def history_command(
     columns: tuple[str, ...]
     if overrides:
         columns = ("run", "first_ls", "last_ls", "decision", "who", "at", "comment")
-        cells = [[str(row[c]) for c in columns] for row in rows]
+        cells = [[_short(str(row[c])) for c in columns] for row in rows]
     else:
-        columns = ("run", "ls", "map", "verdict", "score", "flagged", "groups", "file", "reason")
+        columns = ("run", "ls", "map", "verdict", "score", "flagged", "groups", "reason")
         cells = [
             [
                 str(row["run"]),
@@ -124,19 +127,26 @@ def history_command(
                 "–" if row["score"] is None else f"{row['score']:.3g}",
                 str(len(row["flagged"])),
                 ", ".join(map(str, row["groups"])),
-                Path(row["file"]).name,
-                row["reason"] or "",
+                _short(row["reason"] or ""),
             ]
             for row in rows
         ]
     table = Table(title=f"{history}: {len(rows)} {'overrides' if overrides else 'verdicts'}")
     for column in columns:
-        # Long reasons and comments are cut on the terminal; --json has them whole.
-        long = column in ("reason", "comment")
-        table.add_column(column, no_wrap=long, overflow="ellipsis", max_width=60 if long else None)
+        # Names, reasons and comments give way on a narrow terminal; --json has them whole.
+        core = column in _CORE
+        table.add_column(column, no_wrap=core, max_width=None if core else 40)
     for row_cells in cells:
         table.add_row(*(escape(c) for c in row_cells))
     Console().print(table)
+
+
+#: Columns never wrapped on a narrow terminal: the verdict, its run and lumisection.
+_CORE = {"run", "ls", "verdict", "score", "flagged", "first_ls", "last_ls", "decision"}
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _login() -> str:

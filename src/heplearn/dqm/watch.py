@@ -102,6 +102,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _NoRunNumberError(Exception):
+    """A file whose run cannot be named: the user's setup to fix, not the file's fault."""
+
+
 @dataclass
 class Outcome:
     """What happened to one file: its entry and the verdicts recorded (empty if skipped)."""
@@ -154,7 +158,8 @@ class Watcher:
         self._last = {p: s for p, s in self._last.items() if p in present}
         return outcomes
 
-    def _take(self, path: Path, stat: Stat) -> Outcome | None:
+    def _new_content(self, path: Path, stat: Stat) -> str | None:
+        """The file's SHA-256 if this content at this path is not in the history yet."""
         if self.history.has_stat(str(path), *stat):
             self._done.add((path, stat))
             return None
@@ -165,7 +170,19 @@ class Watcher:
         if self.history.has_file(str(path), sha):
             self._done.add((path, stat))
             return None
-        maps, status, reason = self._check(path, stat[0])
+        return sha
+
+    def _take(self, path: Path, stat: Stat) -> Outcome | None:
+        sha = self._new_content(path, stat)
+        if sha is None:
+            return None
+        try:
+            maps, status, reason = self._check(path, stat[0])
+        except _NoRunNumberError as err:
+            # Not recorded: once the user passes --cms-run or renames it, it is checked.
+            self._done.add((path, stat))
+            self.log(f"skipped {path.name}: {err}")
+            return Outcome(path, False, [], str(err))
         try:
             after = path.stat()
         except FileNotFoundError:
@@ -199,6 +216,8 @@ class Watcher:
         try:
             records = verdicts(self.model_run, maps)
         except HeplearnError as err:  # e.g. a map shape the model was not trained on
+            if not (self.model_run / "model").is_dir():
+                raise  # the run itself is gone: stop rather than mark every file unreadable
             return [self._unreadable(path, run, err.message)], UNREADABLE, err.message
         first_ls = lumisection_from_name(path.stem)
         entries = []
@@ -206,10 +225,9 @@ class Watcher:
             name = str(record.get("map", index))
             map_run = run if run is not None else run_from_name(name)
             if map_run is None:
-                reason = (
+                raise _NoRunNumberError(
                     "no run number in the file or map name; name files run<N>_… or pass --cms-run"
                 )
-                return [self._unreadable(path, None, reason)], UNREADABLE, reason
             ls = lumisection_from_name(name)
             if ls is None and first_ls is not None:
                 ls = first_ls + index
