@@ -48,6 +48,7 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # a real watch process: ≈ 4 s of imports
 def test_files_dropped_one_by_one_become_verdicts_in_order(qrun: Path, tmp_path: Path) -> None:
     folder, history = tmp_path / "incoming", tmp_path / "history.sqlite"
     folder.mkdir()
@@ -105,6 +106,7 @@ KILL_INSIDE_A_TRANSACTION = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a real watch process: ≈ 4 s of imports
 def test_a_killed_watch_restarts_losing_and_duplicating_nothing(
     qrun: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
