@@ -169,7 +169,8 @@ def certify_command(
     """Record shifters' overrides, and/or write the CMS good-lumisection JSON.
 
     A lumisection is good when its latest verdict is 'good'; overrides apply on top,
-    the latest decision winning. The JSON is {"RUN": [[first_ls, last_ls], ...]}.
+    the latest decision winning. The JSON maps each run (a string key) to its good
+    lumisections merged into inclusive ranges, as CMS golden JSON files do.
 
     Examples:
 
