@@ -31,12 +31,23 @@ from heplearn.dqm.models import load_model
 from heplearn.dqm.sources import load_maps
 from heplearn.errors import DataError, HeplearnError
 
-__all__ = ["MAP_SUFFIXES", "UNREADABLE", "Watcher", "candidates", "model_name"]
+__all__ = [
+    "MAP_SUFFIXES",
+    "MIN_INTERVAL",
+    "UNREADABLE",
+    "Outcome",
+    "Watcher",
+    "candidates",
+    "model_name",
+    "watch",
+]
 
 MAP_SUFFIXES = (".root", ".h5", ".hdf5")
 #: The verdict of a file that could not be read or scored.
 UNREADABLE = "unreadable"
 _IN_FLIGHT = (".tmp", ".part")
+#: The shortest pause between polls when watching on (``--once`` may use 0).
+MIN_INTERVAL = 0.05
 
 Stat = tuple[int, int]  # (size, mtime_ns)
 
@@ -292,4 +303,4 @@ def watch(
         return
     while True:
         watcher.poll()
-        sleep(interval)
+        sleep(max(interval, MIN_INTERVAL))  # never a busy loop over the folder
