@@ -103,6 +103,20 @@ def test_a_file_and_its_verdicts_are_one_transaction(
         assert [v["map"] for v in history.verdicts()] == ["0", "1"]
 
 
+def test_records_with_numpy_values_are_stored_as_plain_json(tmp_path: Path) -> None:
+    import numpy as np
+
+    item = _map("0")
+    item.groups = [np.str_("TT 1,2")]
+    item.record = {"calibration": {"realised": np.float32(0.02), "scores": np.ones(2)}}
+    with open_history(tmp_path / "h.sqlite", create=True) as history:
+        history.record_file(_entry("a.h5"), [item])
+        assert history.verdicts()[0]["groups"] == ["TT 1,2"]
+    with closing(sqlite3.connect(tmp_path / "h.sqlite")) as db:
+        (record,) = db.execute("SELECT record FROM verdicts").fetchone()
+    assert '"scores": [1.0, 1.0]' in record
+
+
 def test_lumisections_without_a_number_continue_the_run(tmp_path: Path) -> None:
     with open_history(tmp_path / "h.sqlite", create=True) as history:
         history.record_file(_entry("a.h5", "a" * 64), [_map("x", ls=10), _map("y")])

@@ -310,6 +310,13 @@ class History:
         return [dict(zip(OVERRIDE_KEYS, row, strict=True)) for row in rows]
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array in a check record as plain JSON (records may gain such fields)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
 def _insert_verdict(db: sqlite3.Connection, file_id: int | None, item: MapEntry, at: str) -> None:
     db.execute(
         "INSERT INTO verdicts (file_id, map, run, lumisection, verdict, score, groups, flagged,"
@@ -322,13 +329,13 @@ def _insert_verdict(db: sqlite3.Connection, file_id: int | None, item: MapEntry,
             item.lumisection,
             item.verdict,
             item.score,
-            json.dumps(item.groups),
-            json.dumps(item.flagged),
+            json.dumps(item.groups, default=_plain),
+            json.dumps(item.flagged, default=_plain),
             item.model,
             item.model_run,
             at,
             item.reason,
-            json.dumps(item.record),
+            json.dumps(item.record, default=_plain),
         ),
     )
 
