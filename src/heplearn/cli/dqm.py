@@ -35,6 +35,14 @@ def train_command(
         None, "--dataset", help="HDF5 dataset of the maps when the file holds several."
     ),
     epochs: int | None = typer.Option(None, "--epochs", help="Override trainer.epochs."),
+    false_alarm: float | None = typer.Option(
+        None, "--false-alarm", help="qtest: false-alarm probability per good map (default 0.01)."
+    ),
+    geometry: str | None = typer.Option(
+        None,
+        "--geometry",
+        help="qtest: channel groups — ecal-barrel, hcal, blocks or a YAML/JSON grouping file.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
 ) -> None:
     """Fit one DQM model; unsupervised models (qtest, ae) learn from good maps only.
@@ -62,11 +70,32 @@ def train_command(
     if epochs is not None:
         trainer = dataclasses.replace(settings.trainer, epochs=epochs)
         settings = dataclasses.replace(settings, trainer=trainer)
+    if false_alarm is not None and not 0.0 < false_alarm <= 0.5:
+        raise ConfigError(
+            f"--false-alarm {false_alarm:g}",
+            "heplearn dqm train",
+            "it is a probability per good map in (0, 0.5]",
+            "pass e.g. --false-alarm 0.01",
+        )
+    if false_alarm is not None or geometry is not None:
+        qtest = dataclasses.replace(
+            settings.qtest,
+            false_alarm=settings.qtest.false_alarm if false_alarm is None else false_alarm,
+            geometry=settings.qtest.geometry if geometry is None else geometry,
+        )
+        settings = dataclasses.replace(settings, qtest=qtest)
+        settings.validate("--false-alarm/--geometry")
     info = train_dqm(settings, data, out, dataset=dataset, overwrite=overwrite, progress=True)
     Console().print(
         f"trained {info['model']} on {info['train_maps']} maps {tuple(info['shape'])} "
         f"in {info['fit_seconds']:.1f} s → {out}"
     )
+    calibration = info.get("calibration")
+    if calibration is not None:
+        style = None if calibration.get("agrees") in (True, None) else "yellow"
+        Console(stderr=style is not None).print(
+            calibration["note"], style=style, highlight=False, markup=False, soft_wrap=True
+        )
 
 
 @app.command(name="evaluate")

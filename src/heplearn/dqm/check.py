@@ -23,7 +23,11 @@ __all__ = ["check_maps", "verdicts"]
 
 
 def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict[str, Any]]:
-    """One ``{"map", "verdict", "score", "flagged"}`` record per map of ``maps``."""
+    """One ``{"map", "verdict", "score", "flagged", "groups"}`` record per map of ``maps``.
+
+    ``reason`` says why a map is "no-statistics"; ``calibration`` (models with a
+    leave-one-out false-alarm check) carries target, realised estimate and a note.
+    """
     model_folder = run / "model"
     if not model_folder.is_dir():
         raise DataError(
@@ -40,12 +44,30 @@ def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict
     classes = np.zeros(n, dtype=np.int64)
     scores = np.zeros(n, dtype=np.float32)
     flags = np.zeros(maps.counts.shape, dtype=bool)
+    groups: list[list[str]] = [[] for _ in range(n)]
+    reasons: list[str | None] = [
+        ("no events" if maps.n_events[i] <= 0 else "no hits") if empty[i] else None
+        for i in range(n)
+    ]
     if filled.size:
         scored = maps.subset(filled)
         classes[filled] = model.predict_class(scored)
         scores[filled] = model.anomaly_score(scored)
         flags[filled] = model.flag_channels(scored)
-    return map_verdict(maps.names, classes, scores, flags, empty, two_d=two_d)
+        for i, g, why in zip(
+            filled, model.failing_groups(scored), model.no_statistics(scored), strict=True
+        ):
+            groups[i], reasons[i] = g, why
+    low = np.array([r is not None for r in reasons], dtype=bool)
+    records = map_verdict(maps.names, classes, scores, flags, empty | low, two_d=two_d)
+    calibration = model.calibration()
+    for record, g, why in zip(records, groups, reasons, strict=True):
+        record["groups"] = [] if why else g
+        if why:
+            record["reason"] = why
+        if calibration is not None:
+            record["calibration"] = calibration
+    return records
 
 
 def check_maps(run: str | Path, source: str | Path, dataset: str | None = None) -> list[Any]:

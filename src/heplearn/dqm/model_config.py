@@ -52,6 +52,19 @@ class MlpSettings:
 class QtestSettings:
     """Classical CMS-style quality tests against a reference (see dqm/qtests.py)."""
 
+    thresholds: Literal["model", "validation"] = setting(
+        "model",
+        doc="model: from a statistical model of the reference maps (dqm/statistical_qtest.py, "
+        "few maps suffice); validation: empirical quantiles of good validation maps",
+    )
+    false_alarm: float = setting(
+        0.01, low=1e-9, high=0.5, doc="thresholds: model — false-alarm probability per good map"
+    )
+    geometry: str | None = setting(
+        None,
+        doc="thresholds: model — channel groups: ecal-barrel, hcal, blocks or a YAML/JSON "
+        "grouping file; null = 5×5 blocks",
+    )
     false_flag_rate: float = setting(
         0.01,
         low=1e-6,

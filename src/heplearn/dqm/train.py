@@ -79,8 +79,11 @@ def train_dqm(
     model = build_model(config)
     model.check_labelled(maps, str(data))
     split = run_split(data, maps, config, generated)
+    if not model.needs_validation and not generated:
+        # Thresholds from a model of the reference: every user map is a reference map.
+        split = MapSplit(train=np.arange(len(maps)), val=np.arange(0), test=np.arange(0))
     # The hash split honours val_fraction only on average: a handful of maps can draw none.
-    if len(split.val) < 2:
+    elif len(split.val) < 2 and model.needs_validation:
         raise DataError(
             "too few validation maps",
             str(data),
@@ -103,7 +106,12 @@ def train_dqm(
         seconds = time.perf_counter() - began
         model.save(tmp / "model")
         good = _good(calibration)
-        scores = model.anomaly_score(good.subset(np.flatnonzero(~good.empty))).astype(np.float32)
+        loo = model.left_out_scores() if len(good) == 0 else None
+        if loo is not None:  # the leave-one-out scores are the honest good-map scores
+            scores = np.asarray(loo, dtype=np.float32)
+        else:
+            scores = model.anomaly_score(good.subset(np.flatnonzero(~good.empty)))
+            scores = scores.astype(np.float32)
         save_file({"scores": np.ascontiguousarray(scores)}, str(tmp / VAL_SCORES))
         (tmp / "config.yaml").write_text(dump_config(config))
         seen = np.concatenate([split.train, split.val])
@@ -120,5 +128,7 @@ def train_dqm(
             "test_maps": len(split.test),
             "fit_seconds": seconds,
         }
+        if model.calibration() is not None:
+            info["calibration"] = model.calibration()
         (tmp / RUN_INFO).write_text(json.dumps(info, indent=2))
     return info

@@ -83,6 +83,27 @@ class MapModel(abc.ABC):
     def load(cls, folder: Path) -> MapModel:
         """Rebuild a model written by ``save``."""
 
+    @property
+    def needs_validation(self) -> bool:
+        """Whether ``fit`` picks thresholds on validation maps (else it uses every good map)."""
+        return True
+
+    def failing_groups(self, maps: MapSet) -> list[list[str]]:
+        """Per map, the names of failing channel groups (models without groups: none)."""
+        return [[] for _ in range(len(maps))]
+
+    def no_statistics(self, maps: MapSet) -> list[str | None]:
+        """Per map, why it has too few entries for a verdict (None: it has enough)."""
+        return [None] * len(maps)
+
+    def calibration(self) -> dict[str, Any] | None:
+        """The false-alarm calibration ``check --json`` reports (None: not measured)."""
+        return None
+
+    def left_out_scores(self) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Scores of good maps left out of the fit (leave-one-out), when the model has them."""
+        return None
+
     # ---- helpers shared by the implementations ----
 
     def check_shape(self, maps: MapSet) -> None:

@@ -33,6 +33,7 @@ from heplearn.dqm.models.base import MapModel, read_model_files, write_model_fil
 from heplearn.dqm.qtests import N_TESTS, MapStatistics, map_statistics
 from heplearn.dqm.reference import Reference, fit_reference
 from heplearn.dqm.region_tests import RegionStatistics, region_flags, region_statistics
+from heplearn.dqm.statistical_qtest import StatisticalTests
 from heplearn.dqm.verdict import verdict_from_channels
 from heplearn.errors import DataError
 
@@ -41,6 +42,21 @@ __all__ = ["QTestModel"]
 #: Maps processed at once (bounds memory: a few float64 copies of each batch).
 BATCH = 256
 _NOISY = CLASS_NAMES.index("noisy")
+
+
+def _join(a: MapSet, b: MapSet) -> MapSet:
+    labelled = a.map_class is not None and b.map_class is not None
+    return MapSet(
+        counts=np.concatenate([a.counts, b.counts]),
+        n_events=np.concatenate([a.n_events, b.n_events]),
+        map_class=np.concatenate([a.map_class, b.map_class]) if labelled else None,
+        channel_class=(
+            np.concatenate([a.channel_class, b.channel_class])
+            if a.channel_class is not None and b.channel_class is not None
+            else None
+        ),
+        names=a.names + b.names,
+    )
 
 
 def _good(maps: MapSet) -> MapSet:
@@ -63,8 +79,35 @@ class QTestModel(MapModel):
         self.thresholds: dict[str, float] = {}
         self.resolution: dict[str, Any] = {}  # what the good validation maps could resolve
         self._cache: tuple[MapSet | None, list[Any]] = (None, [])
+        self.statistical: StatisticalTests | None = None  # thresholds: model
+
+    @property
+    def needs_validation(self) -> bool:
+        return bool(self.config.qtest.thresholds == "validation")
+
+    def failing_groups(self, maps: MapSet) -> list[list[str]]:
+        if self.statistical is None:
+            return super().failing_groups(maps)
+        return self.statistical.evaluate(maps).groups
+
+    def no_statistics(self, maps: MapSet) -> list[str | None]:
+        if self.statistical is None:
+            return super().no_statistics(maps)
+        return self.statistical.evaluate(maps).no_statistics
+
+    def calibration(self) -> dict[str, Any] | None:
+        return None if self.statistical is None else self.statistical.calibration_record()
+
+    def left_out_scores(self) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        if self.statistical is None:
+            return None
+        return np.asarray(self.statistical.calibration.get("scores", []), dtype=np.float32)
 
     def _ready(self, maps: MapSet) -> Reference:
+        if self.statistical is not None:
+            check_counts(maps, "maps to check")
+            self.statistical.reference.check(maps)
+            return self.statistical.reference
         if self.reference is None:
             raise RuntimeError("qtest model used before fit/load")
         check_counts(maps, "maps to check")
@@ -116,6 +159,13 @@ class QTestModel(MapModel):
     def fit(self, train: MapSet, val: MapSet, run_dir: Path, *, progress: bool = False) -> None:
         settings = self.config.qtest
         check_counts(train, "training maps")
+        if settings.thresholds == "model":
+            # Every good map is a reference map: no thresholds are set on validation maps.
+            good = _good(train) if len(val) == 0 else _good(_join(train, val))
+            self.statistical = StatisticalTests.fit(good, settings.geometry, settings.false_alarm)
+            self.reference = self.statistical.reference
+            self._cache = (None, [])
+            return
         self.reference = fit_reference(train)
         self.thresholds = {}
         self._cache = (None, [])
@@ -190,24 +240,36 @@ class QTestModel(MapModel):
         return np.asarray(flags)
 
     def anomaly_score(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.float32]]:
+        if self.statistical is not None:
+            self._ready(maps)
+            return self.statistical.evaluate(maps).score
         out = np.zeros(len(maps), np.float32)
         for sl, s, region in self._stats(maps):
             out[sl] = self._score(s, region)
         return out
 
     def score_channels(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.float32]]:
+        if self.statistical is not None:
+            self._ready(maps)
+            return self.statistical.evaluate(maps).significance
         out = np.zeros(maps.counts.shape, np.float32)
         for sl, s, _ in self._stats(maps):
             out[sl] = np.abs(s.pulls)
         return out
 
     def flag_channels(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        if self.statistical is not None:
+            self._ready(maps)
+            return self.statistical.evaluate(maps).flags
         out = np.zeros(maps.counts.shape, bool)
         for sl, s, region in self._stats(maps):
             out[sl] = self._flags(s, region)
         return out
 
     def predict_class(self, maps: MapSet) -> np.ndarray[Any, np.dtype[np.int64]]:
+        if self.statistical is not None:
+            self._ready(maps)
+            return self.statistical.predict_class(maps)
         out = np.zeros(len(maps), np.int64)
         for sl, s, region in self._stats(maps):
             flags = self._flags(s, region)
@@ -224,6 +286,10 @@ class QTestModel(MapModel):
         return out
 
     def save(self, folder: Path) -> None:
+        if self.statistical is not None:
+            meta = {**self.base_meta(), "statistical": self.statistical.to_meta()}
+            write_model_files(folder, meta, self.statistical.to_arrays())
+            return
         if self.reference is None:
             raise RuntimeError("qtest model saved before fit")
         meta = {**self.base_meta(), "thresholds": self.thresholds, "resolution": self.resolution}
@@ -237,6 +303,10 @@ class QTestModel(MapModel):
         meta, arrays = read_model_files(folder, expected=cls.name)
         model = cls(cls.config_from_meta(meta, folder))
         model.restore_base(meta)
+        if "statistical" in meta:
+            model.statistical = StatisticalTests.restore(meta["statistical"], arrays)
+            model.reference = model.statistical.reference
+            return model
         model.reference = Reference.from_arrays(arrays)
         model.pull_scale = arrays.get("qtest.pull_scale")
         model.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}

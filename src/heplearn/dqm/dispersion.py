@@ -1,0 +1,261 @@
+"""A statistical model of good maps from a few reference maps, and its tail probabilities.
+
+Per channel c the count of a good map k is negative-binomial with mean
+``m_kc = rate_c · L_k`` and variance ``m + α_c m²``:
+
+- ``L_k`` is the map's luminosity, from the robust scale of
+  :meth:`heplearn.dqm.reference.Reference.scale` (median ratio to the reference over
+  well-populated live channels, refined over those within 4σ): a hot or dead region,
+  which moves the map total, does not move it;
+- ``rate_c = Σ_k n_kc / Σ_k L_k``, fitted with the ``L_k`` of the reference maps;
+- ``α_c`` the over-dispersion (gain variations between lumisections that Poisson
+  statistics do not cover): the moment estimate ``Σ_k[(n − m)² − m] / Σ_k m²`` over the
+  K reference maps (× K/(K−1) for the fitted mean), shrunk toward the pooled value of
+  its first-level group (tower, block) with the weight of ``PRIOR_MAPS`` maps, so
+  that 5 reference maps give a usable value;
+- the fitted rate's own uncertainty adds ``1/R_c + α_c ΣL²/(ΣL)²`` (R_c the summed
+  reference hits) to α: few reference maps widen the tails, as they should.
+
+Each group g (:mod:`heplearn.dqm.groups`) gets the same model for its summed count,
+with its own ``α_g`` estimated from the group sums of the reference maps (correlated
+tower and readout-unit variations included), shrunk toward the pooled value of its
+level.  Tail probabilities are exact negative-binomial ones (regularised incomplete
+beta), turned into a one-sided Gaussian-equivalent significance ``z`` with the sign
+of the deviation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from heplearn.dqm.groups import Grouping
+from heplearn.dqm.maps import MapSet
+from heplearn.dqm.reference import Reference, fit_reference
+from heplearn.errors import DataError
+
+__all__ = ["Dispersion", "fit_dispersion", "significance"]
+
+Array = np.ndarray[Any, Any]
+
+#: Exact tails are computed only where the Gaussian |z| exceeds this (the rest pass).
+PREFILTER_Z = 2.0
+#: Significances are capped here (a dead supermodule's p underflows to 0).
+MAX_Z = 40.0
+
+
+def significance(counts: Array, mean: Array, alpha: Array, alpha_sd: Array | None = None) -> Array:
+    """Signed Gaussian-equivalent significance of ``counts`` under NB(mean, var m + α m²).
+
+    Positive above the mean (from P(X ≥ n)), negative below (from P(X ≤ n)); the exact
+    tail is computed where the Gaussian |z| exceeds ``PREFILTER_Z``, elsewhere the
+    Gaussian z stands (such channels are far from any threshold).
+    """
+    n = np.rint(counts)
+    var = mean * (1.0 + alpha * mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(var > 0, (n - mean) / np.sqrt(var), 0.0)
+    far = np.abs(z) > PREFILTER_Z
+    if not far.any():
+        return z
+    m, a, k, zf = mean[far], np.maximum(alpha[far], 1e-12), n[far], z[far]
+    r = 1.0 / a
+    p = r / (r + m)  # NB(r, p): P(X ≤ k) = I_p(r, k + 1)
+    poisson = a < 1e-8  # the beta form loses precision as r → ∞
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        upper = np.where(
+            poisson,
+            special.gammainc(np.maximum(k, 1.0), m),
+            special.betainc(np.maximum(k, 1.0), r, 1.0 - p),
+        )  # P(X ≥ k), k ≥ 1
+        lower = np.where(
+            poisson, special.gammaincc(k + 1.0, m), special.betainc(r, k + 1.0, p)
+        )  # P(X ≤ k)
+        tail = np.where(zf > 0, upper, lower)
+        exact = -special.ndtri(np.clip(tail, 0.0, 1.0))  # one-sided z of the tail
+    exact = np.where(np.isfinite(exact), exact, MAX_Z)
+    if alpha_sd is not None:
+        # The variance is itself estimated: read z as Student-t with ν = 2/δ² (δ its rel. error).
+        sd = alpha_sd[far] * m**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nu = np.where(sd > 0, 2.0 * (m * (1.0 + a * m) / sd) ** 2, np.inf)
+            t_tail = special.stdtr(np.minimum(nu, 1e6), -exact)
+            exact = np.where(nu < 1e6, -special.ndtri(t_tail), exact)
+        exact = np.where(np.isfinite(exact), exact, MAX_Z)
+    z[far] = np.sign(zf) * np.clip(exact, 0.0, MAX_Z)
+    return z
+
+
+def _alpha(resid: Array, msq: Array) -> Array:
+    """Moment estimate of α from summed ``(n − m)² − m(1 − h)`` and ``m²(1 − h)`` (≥ 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(msq > 0, resid / msq, 0.0)
+    return np.maximum(a, 0.0)
+
+
+def _moments(counts: Array, mean: Array, leverage: Array) -> tuple[Array, Array]:
+    """Summed residual and ``m²`` terms; a map's leverage h = L_k/ΣL shrinks its residual."""
+    keep = (1.0 - leverage)[:, None]
+    resid = ((counts - mean) ** 2 - mean * keep).sum(axis=0)
+    return resid, (mean**2 * keep).sum(axis=0)
+
+
+def _noise(mean: Array, alpha: Array) -> Array:
+    """Sampling variance of the moment estimate of α (Gaussian fourth moment: 2·var²)."""
+    var = mean + alpha[None, :] * mean**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 2.0 * (var**2).sum(axis=0) / (mean**2).sum(axis=0) ** 2
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _shrink(own: Array, prior: Array, noise: Array) -> tuple[Array, Array]:
+    """Empirical Bayes: ``own`` toward ``prior`` by its noise against the true spread τ².
+
+    τ² = mean (own − prior)² − mean noise over all units: with few maps the noise wins
+    and the pooled value is used; real channel-to-channel differences survive many maps.
+    """
+    if own.size == 0:
+        return own, own
+    tau2 = max(float(np.mean((own - prior) ** 2) - np.mean(noise)), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 0.0)
+    # Posterior spread: w·noise from the own estimate, the pool's error (its noise over units).
+    pool_noise = float(np.mean(noise)) / max(own.size, 1) ** 0.5
+    sd = np.sqrt(w * noise + (1.0 - w) ** 2 * pool_noise)
+    return np.maximum(w * own + (1.0 - w) * prior, 0.0), sd
+
+
+@dataclass(frozen=True)
+class Dispersion:
+    """The fitted model: rate per unit luminosity, α per channel and per group."""
+
+    reference: Reference  # rate per unit L; ref_events = Σ L_k
+    alpha: Array  # (C,) flat per-channel α incl. the rate's uncertainty, 0 where masked
+    alpha_sd: Array  # (C,) the estimated α's standard error
+    group_rate: Array  # (G,) summed live rate of each group
+    group_alpha: Array  # (G,) incl. the rate's uncertainty
+    group_alpha_sd: Array  # (G,)
+    grouping: Grouping
+    n_maps: int
+
+    @property
+    def live(self) -> Array:
+        return np.asarray(self.reference.mask.reshape(-1))
+
+    def luminosity(self, maps: MapSet) -> Array:
+        """(N,) robust luminosity L of each map, in the units of the reference."""
+        return np.asarray(self.reference.scale(maps) * maps.n_events.astype(np.float64))
+
+    def channel_z(self, maps: MapSet, lumi: Array) -> tuple[Array, Array]:
+        """(N, C) signed significance per channel (0 where masked) and expected counts."""
+        counts = maps.counts.reshape(len(maps), -1).astype(np.float64)
+        mean = lumi[:, None] * self.reference.rate.reshape(-1)[None, :]
+        alpha = np.broadcast_to(self.alpha[None, :], mean.shape)
+        sd = np.broadcast_to(self.alpha_sd[None, :], mean.shape)
+        z = significance(counts, mean, alpha, sd)
+        return np.where(self.live[None, :], z, 0.0), mean
+
+    def group_z(self, maps: MapSet, lumi: Array) -> Array:
+        """(N, G) signed significance of each group's summed live count."""
+        counts = maps.counts.reshape(len(maps), -1).astype(np.float64) * self.live[None, :]
+        sums = np.asarray(self.grouping.members @ counts.T).T
+        mean = lumi[:, None] * self.group_rate[None, :]
+        alpha = np.broadcast_to(self.group_alpha[None, :], mean.shape)
+        sd = np.broadcast_to(self.group_alpha_sd[None, :], mean.shape)
+        return significance(sums, mean, alpha, sd)
+
+    def n_tests(self) -> int:
+        """Channel and group tests of one map (the look-elsewhere count)."""
+        return int(self.live.sum()) + int((self.group_rate > 0).sum())
+
+
+def _luminosity(reference: Reference, maps: MapSet) -> Array:
+    return np.asarray(reference.scale(maps) * maps.n_events.astype(np.float64))
+
+
+def _channel_alpha(
+    counts: Array, mean: Array, leverage: Array, live: Array, *, primary: Array, n_groups: int
+) -> tuple[Array, Array]:
+    """Per-channel α and its standard error: own estimate → group pool → global pool."""
+    resid, msq = _moments(counts, mean, leverage)
+    own = _alpha(resid, msq)
+    glob = float(_alpha(resid[live].sum(), msq[live].sum()))
+    prior = np.full(own.shape, glob)
+    inside = live & (primary >= 0)
+    pooled_r = np.bincount(primary[inside], resid[inside], minlength=n_groups)
+    pooled_m = np.bincount(primary[inside], msq[inside], minlength=n_groups)
+    pooled = np.where(pooled_m > 0, _alpha(pooled_r, pooled_m), glob)
+    # A group's channels share its gain: its pool has ~K − 1 degrees of freedom, not more.
+    noise = _noise(mean, np.full(own.shape, glob))
+    counted = np.maximum(np.bincount(primary[inside], minlength=n_groups), 1)
+    pool_noise = np.bincount(primary[inside], noise[inside], minlength=n_groups) / counted
+    pooled, pooled_sd = _shrink(pooled, np.full(n_groups, glob), pool_noise)
+    prior[inside] = pooled[primary[inside]]
+    prior_sd = np.zeros_like(own)
+    prior_sd[inside] = pooled_sd[primary[inside]]
+    alpha, alpha_sd = np.zeros_like(own), np.zeros_like(own)
+    alpha[live], alpha_sd[live] = _shrink(own[live], prior[live], noise[live])
+    return alpha, np.hypot(alpha_sd, prior_sd)
+
+
+def _group_alpha(
+    g_counts: Array, g_mean: Array, leverage: Array, levels: list[str]
+) -> tuple[Array, Array]:
+    """Per-group α from the group sums and its standard error, shrunk toward its level's pool."""
+    g_resid, g_msq = _moments(g_counts, g_mean, leverage)
+    g_own = _alpha(g_resid, g_msq)
+    kinds = np.array(levels)
+    g_prior = np.zeros_like(g_own)
+    for level in np.unique(kinds):
+        sel = kinds == level
+        g_prior[sel] = _alpha(g_resid[sel].sum(), g_msq[sel].sum())
+    return _shrink(g_own, g_prior, _noise(g_mean, g_prior))
+
+
+def _rate_variance(hits: Array) -> Array:
+    """Relative variance of a fitted rate from its summed reference hits (Poisson: 1/R)."""
+    with np.errstate(divide="ignore"):
+        return np.where(hits > 0, 1.0 / hits, 0.0)
+
+
+def fit_dispersion(good: MapSet, grouping: Grouping, valid: Array | None = None) -> Dispersion:
+    """Fit rate, luminosities and over-dispersion on good reference maps (module docstring)."""
+    good = good.subset(np.flatnonzero(~good.empty))
+    k = len(good)
+    if k < 2:
+        raise DataError(
+            "too few reference maps",
+            "reference maps",
+            f"{k} good map(s) with statistics; the spread between maps needs at least 2",
+            "give more good maps (5 or more)",
+        )
+    grouping.check_shape(good.shape)
+    reference = fit_reference(good, valid)
+    counts = good.counts.reshape(k, -1).astype(np.float64)
+    for _ in range(3):  # rate ↔ luminosity: converges in a few steps
+        lumi = _luminosity(reference, good)
+        total = float(lumi.sum())
+        rate = np.where(reference.mask, reference.ref_counts / total, 0.0)
+        reference = Reference(rate, reference.mask, reference.ref_counts, total)
+    live = reference.mask.reshape(-1)
+    mean = lumi[:, None] * rate.reshape(-1)[None, :]
+    leverage = lumi / total
+    # A new map's own luminosity enters the fitted rate's error: ΣL²/(ΣL)².
+    lumi_spread = float((lumi**2).sum() / total**2)
+    alpha, alpha_sd = _channel_alpha(
+        counts, mean, leverage, live, primary=grouping.primary(), n_groups=len(grouping)
+    )
+    alpha = np.where(
+        live, alpha * (1.0 + lumi_spread) + _rate_variance(reference.ref_counts.reshape(-1)), 0.0
+    )
+    members = grouping.members
+    g_counts = np.asarray(members @ (counts * live[None, :]).T).T
+    g_rate = np.asarray(members @ rate.reshape(-1))
+    g_alpha, g_sd = _group_alpha(
+        g_counts, lumi[:, None] * g_rate[None, :], leverage, grouping.levels
+    )
+    g_alpha = g_alpha * (1.0 + lumi_spread) + _rate_variance(g_rate * total)
+    return Dispersion(reference, alpha, alpha_sd, g_rate, g_alpha, g_sd, grouping, k)
