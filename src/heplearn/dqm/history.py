@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from heplearn.data.atomic import remove_stale_temporaries, temporary_path
 from heplearn.errors import DataError
 
 __all__ = [
@@ -154,7 +155,8 @@ def _check_format(path: Path) -> None:
 def _create(path: Path) -> None:
     """Write an empty history under a temporary name and link it into place (never clobbers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    remove_stale_temporaries(path)  # a creator killed before its link left one
+    tmp = temporary_path(path)
     tmp.unlink(missing_ok=True)
     try:
         with closing(sqlite3.connect(tmp)) as db:
