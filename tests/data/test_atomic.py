@@ -56,6 +56,25 @@ def test_a_failed_rename_puts_the_old_folder_back(
     assert (final / "old.txt").read_text() == "old"
 
 
+def test_a_failed_final_rename_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    final = tmp_path / "out.json"
+    final.write_text("old")
+    original = Path.replace
+
+    def replace(self: Path, target: Path) -> Path:
+        if target == final:
+            raise OSError("disk full")
+        return original(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    with pytest.raises(OSError, match="disk full"), atomic_output(final, overwrite=True) as tmp:
+        tmp.write_text("new")
+    assert final.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
 def test_an_old_output_left_aside_by_a_kill_is_put_back(tmp_path: Path) -> None:
     final = tmp_path / "out"
     aside = tmp_path / f".out.old-{_dead_pid()}"

@@ -136,10 +136,10 @@ def atomic_output(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
     tmp = temporary_path(final)
     try:
         yield tmp
+        replace_path(tmp, final)
     except BaseException:
-        remove_path(tmp)
+        remove_path(tmp)  # also when the final rename fails: no stray temporary
         raise
-    replace_path(tmp, final)
 
 
 def write_text_atomically(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
