@@ -84,6 +84,22 @@ class StatisticalTests:
         keep = ("target", "realised", "maps", "maps_flagged", "tail_ratio", "agrees", "note")
         return {k: self.calibration[k] for k in keep if k in self.calibration}
 
+    def _name_groups(self, bad: Array, strength: Array) -> list[str]:
+        """Failing groups, largest (then most significant) first, without those inside another."""
+        members = self.model.grouping.members
+        sizes = np.diff(members.indptr)[bad]
+        named: list[str] = []
+        covered: set[int] = set()
+        for g in bad[np.lexsort((-strength, -sizes))]:
+            chans = set(members.indices[members.indptr[g] : members.indptr[g + 1]].tolist())
+            if chans <= covered:
+                continue  # a tower of a failing supermodule says nothing new
+            covered |= chans
+            named.append(self.model.grouping.names[g])
+            if len(named) == MAX_GROUPS:
+                break
+        return named
+
     def _batch(self, maps: MapSet) -> TestResult:
         m, n = self.model, len(maps)
         lumi = m.luminosity(maps)
@@ -92,12 +108,11 @@ class StatisticalTests:
         z = self.z_star
         flags = np.abs(cz) > z
         failing = np.abs(gz) > z
-        names, groups = m.grouping.names, []
-        members = m.grouping.members
+        groups = []
         for i in range(n):
             bad = np.flatnonzero(failing[i])
-            order = bad[np.argsort(-np.abs(gz[i, bad]))]
-            groups.append([names[g] for g in order[:MAX_GROUPS]])
+            groups.append(self._name_groups(bad, np.abs(gz[i, bad])))
+            members = m.grouping.members
             for g in bad:
                 chans = members.indices[members.indptr[g] : members.indptr[g + 1]]
                 side = np.sign(gz[i, g]) * cz[i, chans] > MEMBER_Z
