@@ -15,6 +15,11 @@ same ``event/id``).  Store fields (GeV, radians, mm):
   ``process`` (as ``truth/origin``)
 - ``time/<layer>`` (with ``time_images: true``): cell times [ns]
   (:mod:`heplearn.detector.calorimeter.timing`)
+
+With a ``detector_shift`` block the sample is pseudo-data from a detector that differs from
+the nominal one (:mod:`heplearn.detector.calorimeter.shift`): the shift is in the store's
+provenance (its resolved config), and the truth is stored as ``validation/*`` instead of
+``truth/*``, so no data-driven method can read it by accident.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from heplearn.data.schema import Column
 from heplearn.detector.calorimeter.cellgrid import wrap_phi
 from heplearn.detector.calorimeter.geometry import CalorimeterGeometry, load_geometry
 from heplearn.detector.calorimeter.response import ResponseSwitches
+from heplearn.detector.calorimeter.shift import DetectorShift, shifted_geometry
 from heplearn.detector.calorimeter.simulate import (
     SimulatedClusters,
     SimulationSwitches,
@@ -48,7 +54,13 @@ from heplearn.generate.runner import RunOptions, run_sharded
 if TYPE_CHECKING:
     from typing import Unpack  # Python >= 3.11; only the annotations need it
 
-__all__ = ["ORIGINS", "CalibSampleConfig", "calib_dataset", "simulate_calib_shard"]
+__all__ = [
+    "ORIGINS",
+    "VALIDATION_GROUP",
+    "CalibSampleConfig",
+    "calib_dataset",
+    "simulate_calib_shard",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -56,6 +68,8 @@ ORIGINS = {"gun": 0, "zee": 1, "hgg": 2, "zmumugamma": 3}
 #: Which final-state particles of each process become clusters.
 _CANDIDATES = {"zee": (11,), "hgg": (22,), "zmumugamma": (22,)}
 _PB_PER_MB = 1e9
+#: Where a pseudo-data store keeps its truth: read by tests of data-driven methods only.
+VALIDATION_GROUP = "validation/"
 
 
 @register_config("calib-sample")
@@ -79,6 +93,9 @@ class CalibSampleConfig:
     material: bool = True
     noise: bool = True
     time_images: bool = setting(False, doc="also store the cell times as time/<layer> [ns]")
+    detector_shift: DetectorShift | None = setting(
+        None, doc="pseudo-data: a detector differing from the nominal one; truth → validation/"
+    )
 
     @property
     def n_shards(self) -> int:
@@ -188,6 +205,8 @@ def _track_scalars(
 def simulate_calib_shard(config: CalibSampleConfig, shard: int) -> dict[str, Column]:
     """The store columns of shard ``shard`` (deterministic in ``config.seed`` and ``shard``)."""
     geometry = load_geometry(config.geometry)
+    if config.detector_shift is not None:
+        geometry = shifted_geometry(geometry, config.detector_shift)
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, shard]))
     first, stop = _event_range(config, shard)
     n = stop - first
@@ -219,6 +238,7 @@ def simulate_calib_shard(config: CalibSampleConfig, shard: int) -> dict[str, Col
         companions=companions,
         companion_owner=owner,
         switches=switches,
+        shift=config.detector_shift,
     )
     # Tracks: the candidates' own (electrons), other charged hard particles, charged pileup.
     track_sources = [primaries, charged_hard]
@@ -266,6 +286,11 @@ def simulate_calib_shard(config: CalibSampleConfig, shard: int) -> dict[str, Col
     columns.update({f"images/{k}": v for k, v in clusters.cells.items()})
     if config.time_images:
         columns.update({f"time/{k}": v for k, v in cell_times(clusters.cells, rng).items()})
+    if config.detector_shift is not None:
+        columns = {
+            VALIDATION_GROUP + k.removeprefix("truth/") if k.startswith("truth/") else k: v
+            for k, v in columns.items()
+        }
     return columns
 
 

@@ -13,6 +13,7 @@ from heplearn.detector.calorimeter.material import Upstream, propagate
 from heplearn.detector.calorimeter.pileup import PileupSource, pileup_showers
 from heplearn.detector.calorimeter.reconstruction import reconstruct_clusters
 from heplearn.detector.calorimeter.response import ResponseSwitches, measure_cells
+from heplearn.detector.calorimeter.shift import DetectorShift, shift_cells
 from heplearn.detector.calorimeter.shower import Deposits, SubShowers, deposit_showers
 from heplearn.detector.particles import Particles
 
@@ -116,12 +117,14 @@ def simulate_clusters(
     companions: Particles | None = None,
     companion_owner: Array | None = None,
     switches: SimulationSwitches = SimulationSwitches(),
+    shift: DetectorShift | None = None,
 ) -> SimulatedClusters:
     """Simulate one cluster per primary.
 
     ``companions`` are other e/γ of the hard event (e.g. final-state radiation) whose showers
     join the cluster of the primary ``companion_owner``; ``pileup`` particles join every
-    cluster whose window they reach (matched by ``event``).
+    cluster whose window they reach (matched by ``event``).  ``shift`` scales and smears the
+    measured cells per |η| bin (a pseudo-data detector, see ``shift``).
     """
     n = len(primaries)
     upstream = propagate(primaries, geometry, rng, material=switches.material)
@@ -156,6 +159,8 @@ def simulate_clusters(
         showers, windows=windows, geometry=geometry, n=n, rng=rng, switches=switches
     )
     cells = measure_cells(deposits.cells, windows, geometry, rng, switches.response)
+    if shift is not None:
+        cells = shift_cells(cells, upstream.impact_eta, shift, rng)
     scalars = reconstruct_clusters(cells, windows, geometry)
     return SimulatedClusters(
         windows=windows, cells=cells, deposits=deposits, upstream=upstream, scalars=scalars
