@@ -83,6 +83,12 @@ def _cases() -> list[Case]:
     add(runs, "calib", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
     add(store_bad, "calib", "evaluate", "--run", "{crun}", "--data", "{bad}", "--out", "{out}")
     add(data, "calib", "fit-mass", "{bad}", "--column", "truth/energy", "--out", "{out}")
+    add(store_bad, "calib", "scale-fit", "--data", "{bad}", "--out", "{out}")
+    add(store_bad, "calib", "scale-fit", "--data", "{gun}", "--mc", "{bad}", "--out", "{out}")
+    add(runs, "calib", "scale-fit", "-d", "{gun}", "-r", "{bad}", "-m", "bdt", "--out", "{out}")
+    # A corrections file is JSON, not a store: the corpus' field-level damage does not apply.
+    not_json = [b for b in data if not b.field]
+    add(not_json, "calib", "correct", "--corrections", "{bad}", "--data", "{gun}", "--out", "{out}")
     add(runs, "calib", "export", "--run", "{bad}", "--out", "{out}.onnx")
     add(
         [*data, NEGATIVE_MAPS],

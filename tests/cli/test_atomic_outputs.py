@@ -99,6 +99,19 @@ def masses_csv(inputs: Path) -> Path:
     return path
 
 
+#: One |η| bin and a low pair threshold: the 300-event Z→ee store has ≈ 100 pairs.
+ONE_BIN = ["--eta-edges", "0,2.5", "--min-pairs", "20", "--min-fit-pairs", "20"]
+
+
+@pytest.fixture(scope="module")
+def corrections(inputs: Path, zee_store: Path) -> Path:
+    from heplearn.cli.main import main
+
+    path = inputs / "corrections.json"
+    assert main(["calib", "scale-fit", "-d", str(zee_store), *ONE_BIN, "-o", str(path)]) == 0
+    return path
+
+
 @pytest.fixture(scope="module")
 def dqm_store(inputs: Path) -> Path:
     from heplearn.cli.main import main
@@ -261,6 +274,23 @@ CASES = [
         "fit",
         lambda get, out: ["calib", "fit-mass", get("masses_csv"), "-c", "m_ee", "-o", out],
         ("heplearn.cli.calib_fit_mass:plot_mass_fit", lambda original: _fail),
+    ),
+    Case(
+        "corrections.json",
+        lambda get, out: ["calib", "scale-fit", "-d", get("zee_store"), *ONE_BIN, "-o", out],
+        ("heplearn.calib.data_scale_fit:corrections_json", lambda original: _fail),
+        folder=False,
+    ),
+    Case(
+        "corrected.h5",
+        lambda get, out: (
+            [
+                *("calib", "correct", "--corrections", get("corrections")),
+                *("-d", get("zee_store"), "-o", out),
+            ]
+        ),
+        ("heplearn.data.reader:Store.iter_batches", _first_batch_then_fail),
+        folder=False,
     ),
     Case(
         "dqm-run",

@@ -172,7 +172,7 @@ def _missing(
 
 
 def _fields(
-    store: Store, config: FeatureConfig, where: str
+    store: Store, config: FeatureConfig, where: str, require_truth: bool = True
 ) -> tuple[list[str], list[str], list[str]]:
     """(layers, input fields, label fields), after checking the store has them."""
     if store.rows == 0:
@@ -210,7 +210,9 @@ def _fields(
         tracks = ["tracks/features", "tracks/count"]
         _missing(store, tracks, "tracks", "tracks/", fix="set 'tracks: false'", where=where)
         inputs += tracks
-    absent = [name for name in _LABELS if name not in store.schema]
+    # Data-driven methods run on stores without truth (real data, pseudo-data).
+    needed = _LABELS if require_truth else tuple(n for n in _LABELS if n != "truth/energy")
+    absent = [name for name in needed if name not in store.schema]
     if absent:
         raise SchemaError(
             f"missing label field{'s' if len(absent) > 1 else ''} {', '.join(absent)}",
@@ -218,8 +220,9 @@ def _fields(
             "a calibration store needs the truth energy, E_acc, the cluster η and the event id",
             "map them with 'heplearn data import --mapping'",
         )
-    optional = [n for n in ("truth/pdgid", "event/weight", _mu_field(store)) if n in store.schema]
-    labels = [n for n in (*_LABELS, *optional) if n not in inputs]
+    candidates = ("truth/energy", "truth/pdgid", "event/weight", _mu_field(store))
+    optional = [n for n in candidates if n in store.schema]
+    labels = [n for n in dict.fromkeys((*needed, *optional)) if n not in inputs]
     return layers, inputs, labels
 
 
@@ -263,20 +266,24 @@ def load_features(
     where: str | None = None,
     *,
     batch_size: int = 16_384,
+    require_truth: bool = True,
 ) -> FeatureArrays:
     """Read a calibration store batch by batch into model-ready arrays.
 
     ``where`` names the store in errors (default: its path).  Raises SchemaError
     for missing fields (naming what the store has), DataError for an empty store
-    or NaN/inf in any field read (naming the field and the number of events).
+    or NaN/inf in any field read (naming the field and the number of events).  With
+    ``require_truth=False`` a store without ``truth/energy`` loads with E_truth = NaN.
     """
     config = config or FeatureConfig()
     store = source if isinstance(source, Store) else open_store(source)
     where = where or str(store.path)
-    layers, inputs, labels = _fields(store, config, where)
+    layers, inputs, labels = _fields(store, config, where, require_truth)
     plan = plan_for_store(store, layers)
     channels = [*layers, *(f"time/{name}" for name in layers if config.time_gate)]
     out = _allocate(store, config, len(channels), plan.grid)
+    if "truth/energy" not in labels:
+        out["e_truth"][:] = np.nan
     mu_field = _mu_field(store)
     bad = dict.fromkeys(inputs + labels, 0)
     start = 0
@@ -298,7 +305,8 @@ def load_features(
             out["tracks"][rows] = batch["tracks/features"]
             out["track_count"][rows] = batch["tracks/count"]
         out["e_acc"][rows] = batch["scalars/e_acc"]
-        out["e_truth"][rows] = batch["truth/energy"]
+        if "truth/energy" in batch:
+            out["e_truth"][rows] = batch["truth/energy"]
         out["eta"][rows] = batch["scalars/eta"]
         out["event_id"][rows] = batch["event/id"]
         optional = (("pdgid", "truth/pdgid"), ("weights", "event/weight"), ("mu", mu_field))
