@@ -107,6 +107,9 @@ def corrections_json(
         "description": json.dumps(summary, allow_nan=False),
         "corrections": corrections,
     }
+    from correctionlib.schemav2 import CorrectionSet
+
+    CorrectionSet.model_validate(document)  # a schema slip fails here, not in a user's tool
     return json.dumps(document, indent=1) + "\n"
 
 
