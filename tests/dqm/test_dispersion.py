@@ -75,6 +75,7 @@ def test_ecal_like_false_alarm_within_2x_of_target_and_faults_found() -> None:
     # Without the over-dispersion (pure Poisson) the same maps raise far too many alarms.
     poisson = dataclasses.replace(
         model,
+        response=dataclasses.replace(model.response, slope_var=np.zeros_like(model.alpha)),
         alpha=np.where(model.alpha > 0, 1e-9, 0.0),
         group_alpha=np.full_like(model.group_alpha, 1e-9),
         alpha_sd=np.zeros_like(model.alpha_sd),

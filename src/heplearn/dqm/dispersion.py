@@ -1,18 +1,22 @@
 """A statistical model of good maps from a few reference maps, and its tail probabilities.
 
 Per channel c the count of a good map k is negative-binomial with mean
-``m_kc = rate_c · L_k`` and variance ``m + α_c m²``:
+``m_kc = rate_c · L_k · (L_k/L₀)^γ_c`` and variance ``m + α_c m²``:
 
 - ``L_k`` is the map's luminosity, from the robust scale of
   :meth:`heplearn.dqm.reference.Reference.scale` (median ratio to the reference over
   well-populated live channels, refined over those within 4σ): a hot or dead region,
   which moves the map total, does not move it;
-- ``rate_c = Σ_k n_kc / Σ_k L_k``, fitted with the ``L_k`` of the reference maps;
+- ``rate_c = Σ_k n_kc / Σ_k L_k``, fitted with the ``L_k`` of the reference maps, and a
+  per-channel non-linear response ``(L/L₀)^γ_c`` (:mod:`heplearn.dqm.lumi_response`);
 - ``α_c`` the over-dispersion (gain variations between lumisections that Poisson
-  statistics do not cover): the moment estimate ``Σ_k[(n − m)² − m] / Σ_k m²`` over the
-  K reference maps (× K/(K−1) for the fitted mean), shrunk toward the pooled value of
-  its first-level group (tower, block) with the weight of ``PRIOR_MAPS`` maps, so
-  that 5 reference maps give a usable value;
+  statistics do not cover): the moment estimate ``Σ_k[(n − m)² − m(1 − h_k)] /
+  Σ_k m²(1 − h_k)`` over the K reference maps (h_k = L_k/ΣL, the fitted mean's
+  leverage), shrunk (empirical Bayes, :mod:`heplearn.dqm.shrinkage`) toward the pooled
+  value of its first-level group (tower, block), itself shrunk toward the detector's,
+  so that 5 reference maps give a usable value;
+- the estimated α is itself uncertain: its standard error turns the tail into a
+  Student-t one with ν = 2/δ² degrees of freedom (δ the variance's relative error);
 - the fitted rate's own uncertainty adds ``1/R_c + α_c ΣL²/(ΣL)²`` (R_c the summed
   reference hits) to α: few reference maps widen the tails, as they should.
 
@@ -33,8 +37,10 @@ import numpy as np
 from scipy import special
 
 from heplearn.dqm.groups import Grouping
+from heplearn.dqm.lumi_response import LumiResponse, fit_response
 from heplearn.dqm.maps import MapSet
 from heplearn.dqm.reference import Reference, fit_reference
+from heplearn.dqm.shrinkage import shrink
 from heplearn.errors import DataError
 
 __all__ = ["Dispersion", "fit_dispersion", "significance"]
@@ -111,31 +117,16 @@ def _noise(mean: Array, alpha: Array) -> Array:
     return np.where(np.isfinite(out), out, 0.0)
 
 
-def _shrink(own: Array, prior: Array, noise: Array) -> tuple[Array, Array]:
-    """Empirical Bayes: ``own`` toward ``prior`` by its noise against the true spread τ².
-
-    τ² = mean (own − prior)² − mean noise over all units: with few maps the noise wins
-    and the pooled value is used; real channel-to-channel differences survive many maps.
-    """
-    if own.size == 0:
-        return own, own
-    tau2 = max(float(np.mean((own - prior) ** 2) - np.mean(noise)), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 0.0)
-    # Posterior spread: w·noise from the own estimate, the pool's error (its noise over units).
-    pool_noise = float(np.mean(noise)) / max(own.size, 1) ** 0.5
-    sd = np.sqrt(w * noise + (1.0 - w) ** 2 * pool_noise)
-    return np.maximum(w * own + (1.0 - w) * prior, 0.0), sd
-
-
 @dataclass(frozen=True)
 class Dispersion:
     """The fitted model: rate per unit luminosity, α per channel and per group."""
 
-    reference: Reference  # rate per unit L; ref_events = Σ L_k
+    reference: Reference  # linear rate per unit L (sets each map's L); ref_events = Σ L_k
+    rate: Array  # (C,) rate at the reference luminosity point, with the response below
+    response: LumiResponse  # per-channel non-linearity in L
     alpha: Array  # (C,) flat per-channel α incl. the rate's uncertainty, 0 where masked
     alpha_sd: Array  # (C,) the estimated α's standard error
-    group_rate: Array  # (G,) summed live rate of each group
+    group_rate: Array  # (G,) summed live linear rate of each group
     group_alpha: Array  # (G,) incl. the rate's uncertainty
     group_alpha_sd: Array  # (G,)
     grouping: Grouping
@@ -152,8 +143,8 @@ class Dispersion:
     def channel_z(self, maps: MapSet, lumi: Array) -> tuple[Array, Array]:
         """(N, C) signed significance per channel (0 where masked) and expected counts."""
         counts = maps.counts.reshape(len(maps), -1).astype(np.float64)
-        mean = lumi[:, None] * self.reference.rate.reshape(-1)[None, :]
-        alpha = np.broadcast_to(self.alpha[None, :], mean.shape)
+        mean = self.expected(lumi)
+        alpha = self.alpha[None, :] + self.response.extra_alpha(lumi)
         sd = np.broadcast_to(self.alpha_sd[None, :], mean.shape)
         z = significance(counts, mean, alpha, sd)
         return np.where(self.live[None, :], z, 0.0), mean
@@ -161,11 +152,23 @@ class Dispersion:
     def group_z(self, maps: MapSet, lumi: Array) -> Array:
         """(N, G) signed significance of each group's summed live count."""
         counts = maps.counts.reshape(len(maps), -1).astype(np.float64) * self.live[None, :]
-        sums = np.asarray(self.grouping.members @ counts.T).T
-        mean = lumi[:, None] * self.group_rate[None, :]
-        alpha = np.broadcast_to(self.group_alpha[None, :], mean.shape)
+        members = self.grouping.members
+        sums = np.asarray(members @ counts.T).T
+        channel_mean = self.expected(lumi)
+        mean = np.asarray(members @ channel_mean.T).T
+        # The slopes' errors, fully correlated (they share the pooled slope): Σ m·x·sd.
+        slope_sd = np.asarray(
+            members @ (channel_mean * np.sqrt(self.response.extra_alpha(lumi))).T
+        ).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extra = np.where(mean > 0, (slope_sd / mean) ** 2, 0.0)
+        alpha = self.group_alpha[None, :] + extra
         sd = np.broadcast_to(self.group_alpha_sd[None, :], mean.shape)
         return significance(sums, mean, alpha, sd)
+
+    def expected(self, lumi: Array) -> Array:
+        """(N, C) expected counts at luminosities ``lumi`` (0 where masked)."""
+        return lumi[:, None] * self.rate[None, :] * self.response.factor(lumi)
 
     def n_tests(self) -> int:
         """Channel and group tests of one map (the look-elsewhere count)."""
@@ -176,10 +179,28 @@ def _luminosity(reference: Reference, maps: MapSet) -> Array:
     return np.asarray(reference.scale(maps) * maps.n_events.astype(np.float64))
 
 
+def _pool_noise(noise: Array, mean: Array, glob: float, common: Array, primary: Array) -> Array:
+    """Sampling variance of each group's pooled α: its channels' noise, averaged down by n.
+
+    A gain shared by the group's channels (its group-sum α, ``common``) correlates their
+    estimates: a share ρ = (α_common m²/var)² of each channel's noise does not average out.
+    """
+    inside = primary >= 0
+    m = mean.mean(axis=0)
+    var = m + glob * m**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(var > 0, (common[np.maximum(primary, 0)] * m**2 / var) ** 2, 0.0)
+    rho = np.clip(rho, 0.0, 1.0)
+    n = np.maximum(np.bincount(primary[inside], minlength=common.size), 1)
+    per = noise * (rho + (1.0 - rho) / n[np.maximum(primary, 0)])
+    return np.bincount(primary[inside], per[inside], minlength=common.size) / n
+
+
 def _channel_alpha(
-    counts: Array, mean: Array, leverage: Array, live: Array, *, primary: Array, n_groups: int
+    counts: Array, mean: Array, leverage: Array, live: Array, *, primary: Array, common: Array
 ) -> tuple[Array, Array]:
     """Per-channel α and its standard error: own estimate → group pool → global pool."""
+    n_groups = common.size
     resid, msq = _moments(counts, mean, leverage)
     own = _alpha(resid, msq)
     glob = float(_alpha(resid[live].sum(), msq[live].sum()))
@@ -188,16 +209,14 @@ def _channel_alpha(
     pooled_r = np.bincount(primary[inside], resid[inside], minlength=n_groups)
     pooled_m = np.bincount(primary[inside], msq[inside], minlength=n_groups)
     pooled = np.where(pooled_m > 0, _alpha(pooled_r, pooled_m), glob)
-    # A group's channels share its gain: its pool has ~K − 1 degrees of freedom, not more.
     noise = _noise(mean, np.full(own.shape, glob))
-    counted = np.maximum(np.bincount(primary[inside], minlength=n_groups), 1)
-    pool_noise = np.bincount(primary[inside], noise[inside], minlength=n_groups) / counted
-    pooled, pooled_sd = _shrink(pooled, np.full(n_groups, glob), pool_noise)
+    pool_noise = _pool_noise(noise, mean, glob, common, np.where(live, primary, -1))
+    pooled, pooled_sd = shrink(pooled, np.full(n_groups, glob), pool_noise)
     prior[inside] = pooled[primary[inside]]
     prior_sd = np.zeros_like(own)
     prior_sd[inside] = pooled_sd[primary[inside]]
     alpha, alpha_sd = np.zeros_like(own), np.zeros_like(own)
-    alpha[live], alpha_sd[live] = _shrink(own[live], prior[live], noise[live])
+    alpha[live], alpha_sd[live] = shrink(own[live], prior[live], noise[live])
     return alpha, np.hypot(alpha_sd, prior_sd)
 
 
@@ -212,7 +231,7 @@ def _group_alpha(
     for level in np.unique(kinds):
         sel = kinds == level
         g_prior[sel] = _alpha(g_resid[sel].sum(), g_msq[sel].sum())
-    return _shrink(g_own, g_prior, _noise(g_mean, g_prior))
+    return shrink(g_own, g_prior, _noise(g_mean, g_prior))
 
 
 def _rate_variance(hits: Array) -> Array:
@@ -241,21 +260,30 @@ def fit_dispersion(good: MapSet, grouping: Grouping, valid: Array | None = None)
         rate = np.where(reference.mask, reference.ref_counts / total, 0.0)
         reference = Reference(rate, reference.mask, reference.ref_counts, total)
     live = reference.mask.reshape(-1)
-    mean = lumi[:, None] * rate.reshape(-1)[None, :]
+    linear = lumi[:, None] * rate.reshape(-1)[None, :]
     leverage = lumi / total
+    first_alpha = float(_alpha(*(v[live].sum() for v in _moments(counts, linear, leverage))))
+    response = fit_response(counts, linear, lumi, live, first_alpha)
+    factor = response.factor(lumi)
+    # The rate at the reference point: the corrected expectations sum to the reference hits.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = (lumi[:, None] * factor).sum(axis=0)
+        rate_nl = np.where(live & (weight > 0), counts.sum(axis=0) / weight, 0.0)
+    mean = lumi[:, None] * rate_nl[None, :] * factor
     # A new map's own luminosity enters the fitted rate's error: ΣL²/(ΣL)².
     lumi_spread = float((lumi**2).sum() / total**2)
+    members = grouping.members
+    g_counts = np.asarray(members @ (counts * live[None, :]).T).T
+    g_rate = np.asarray(members @ rate.reshape(-1))
+    g_mean = np.asarray(members @ mean.T).T
+    g_alpha, g_sd = _group_alpha(g_counts, g_mean, leverage, grouping.levels)
     alpha, alpha_sd = _channel_alpha(
-        counts, mean, leverage, live, primary=grouping.primary(), n_groups=len(grouping)
+        counts, mean, leverage, live, primary=grouping.primary(), common=g_alpha
     )
     alpha = np.where(
         live, alpha * (1.0 + lumi_spread) + _rate_variance(reference.ref_counts.reshape(-1)), 0.0
     )
-    members = grouping.members
-    g_counts = np.asarray(members @ (counts * live[None, :]).T).T
-    g_rate = np.asarray(members @ rate.reshape(-1))
-    g_alpha, g_sd = _group_alpha(
-        g_counts, lumi[:, None] * g_rate[None, :], leverage, grouping.levels
-    )
     g_alpha = g_alpha * (1.0 + lumi_spread) + _rate_variance(g_rate * total)
-    return Dispersion(reference, alpha, alpha_sd, g_rate, g_alpha, g_sd, grouping, k)
+    return Dispersion(
+        reference, rate_nl, response, alpha, alpha_sd, g_rate, g_alpha, g_sd, grouping, k
+    )

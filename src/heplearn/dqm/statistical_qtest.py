@@ -7,7 +7,8 @@ leave-one-out.  A map fails when a channel or a group is beyond z*:
 
 - flagged channels: those beyond z* on their own, and the live members of a failing
   group deviating on the group's side by more than ``MEMBER_Z`` σ;
-- ``groups``: the names of the failing groups, most significant first;
+- ``groups``: the names of the failing groups, largest first, leaving out those inside
+  a named one (a missing supermodule, not its 68 towers);
 - score: the largest |z| / z* (> 1 fails);
 - no-statistics: a map whose median live channel expects fewer than
   ``MIN_MEDIAN_EXPECTED`` hits cannot tell a dead channel from a fluctuation.
@@ -23,6 +24,7 @@ import numpy as np
 from heplearn.dqm.dispersion import Dispersion, fit_dispersion
 from heplearn.dqm.groups import Grouping, check_coverage, resolve_geometry
 from heplearn.dqm.look_elsewhere import calibration_note, leave_one_out, sidak_z
+from heplearn.dqm.lumi_response import LumiResponse
 from heplearn.dqm.maps import MapSet
 from heplearn.dqm.reference import Reference
 from heplearn.dqm.verdict import verdict_from_channels
@@ -172,6 +174,9 @@ class StatisticalTests:
         return {
             **m.reference.to_arrays(),
             **m.grouping.to_arrays(),
+            "model.rate": m.rate,
+            "model.slope": m.response.slope,
+            "model.slope_var": m.response.slope_var,
             "model.alpha": m.alpha,
             "model.alpha_sd": m.alpha_sd,
             "model.group_rate": m.group_rate,
@@ -185,6 +190,7 @@ class StatisticalTests:
             "z_star": self.z_star,
             "n_tests": self.model.n_tests(),
             "reference_maps": self.model.n_maps,
+            "log_lumi0": self.model.response.log_lumi0,
             "grouping": self.model.grouping.to_meta(),
             "calibration": self.calibration,
         }
@@ -192,8 +198,18 @@ class StatisticalTests:
     @classmethod
     def restore(cls, meta: dict[str, Any], arrays: dict[str, Array]) -> StatisticalTests:
         grouping = Grouping.restore(meta["grouping"], arrays)
+        reference = Reference.from_arrays(arrays)
+        n_channels = reference.rate.size
+        # Runs saved before the luminosity response existed: linear in L.
+        response = LumiResponse(
+            float(meta.get("log_lumi0", 0.0)),
+            np.asarray(arrays.get("model.slope", np.zeros(n_channels))),
+            np.asarray(arrays.get("model.slope_var", np.zeros(n_channels))),
+        )
         model = Dispersion(
-            Reference.from_arrays(arrays),
+            reference,
+            np.asarray(arrays.get("model.rate", reference.rate.reshape(-1))),
+            response,
             np.asarray(arrays["model.alpha"]),
             np.asarray(arrays["model.alpha_sd"]),
             np.asarray(arrays["model.group_rate"]),
