@@ -33,12 +33,16 @@ def test_reordered_maps_keep_their_split_and_fractions_hold() -> None:
 
 
 def test_training_on_too_few_maps_names_the_validation_split(tmp_path: Path) -> None:
-    from heplearn.dqm.model_config import DqmModelConfig
+    from heplearn.dqm.model_config import DqmModelConfig, QtestSettings
     from heplearn.dqm.train import train_dqm
 
     path = tmp_path / "user.h5"
     with h5py.File(path, "w") as handle:
         handle["maps"] = _maps(3, seed=3).counts[..., 0]
+    empirical = QtestSettings(thresholds="validation")
     with pytest.raises(DataError, match="too few validation maps"):
-        train_dqm(DqmModelConfig(val_fraction=0.01), path, tmp_path / "run")
+        train_dqm(DqmModelConfig(val_fraction=0.01, qtest=empirical), path, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+    # Thresholds from the model of the reference need no validation maps: all 3 are reference.
+    info = train_dqm(DqmModelConfig(val_fraction=0.01), path, tmp_path / "run")
+    assert info["train_maps"] == 3 and info["calibration"]["maps"] == 3
