@@ -37,6 +37,8 @@ DATA = [
     Bad("garbage.root"),
     Bad("truncated.h5"),
     Bad("truncated.root"),
+    # uproot still reads a TH2 from this one: only the header's fEND gives it away.
+    Bad("truncated-th2.root", "truncated ROOT file"),
     Bad("wrong-shape.h5", "truth/energy"),
     Bad("wrong-dtype.h5", "truth/energy"),
     Bad("strings.h5"),
@@ -105,6 +107,15 @@ def _root(path: Path) -> Path:
     return path
 
 
+def _th2_root(path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    edges = (np.arange(17, dtype=np.float64), np.arange(25, dtype=np.float64))
+    with uproot.recreate(path) as handle:
+        handle["ls001"] = (rng.poisson(50.0, (16, 24)).astype(np.float64), *edges)
+        handle["pad"] = {"x": rng.normal(size=20_000)}  # the rest of the file, cut off
+    return path
+
+
 def _yaml(folder: Path, kind: str) -> None:
     folder.mkdir()
     (folder / "wrong-type.yaml").write_text(f"kind: {kind}\n{WRONG_TYPE[kind][1]}\n")
@@ -149,6 +160,8 @@ def make_corpus(folder: Path) -> Path:
     ):
         data = good.read_bytes()
         cut.write_bytes(data[: len(data) * 2 // 3])
+    data = _th2_root(folder / "good-th2.root").read_bytes()
+    (folder / "truncated-th2.root").write_bytes(data[: len(data) // 5])
     shape = _store(folder / "wrong-shape.h5")
     with h5py.File(shape, "r+") as handle:
         del handle["truth/energy"]

@@ -173,3 +173,24 @@ def test_root_file_without_th2_lists_what_it_holds(
     result = cli("dqm", "train", "--model", "qtest", "--data", path, "--out", tmp_path / "run")
     assert_one_error(result, "no TH2 histograms", "TH1D energy", "TTree events")
     assert not (tmp_path / "run").exists()
+
+
+def test_th2_file_cut_to_a_fifth_is_refused_by_check_and_import(
+    cli: Callable[..., CliResult], qtest_run: Path, root_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import uproot
+
+    whole = tmp_path / "whole.root"
+    with uproot.recreate(whole) as handle:
+        handle["good"] = (_maps(1, seed=4)[0], np.arange(H + 1.0), np.arange(W + 1.0))
+        handle["pad"] = {"x": np.random.default_rng(4).normal(size=20_000)}  # written after it
+    data = whole.read_bytes()
+    whole.unlink()
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(data[: len(data) // 5])
+    with uproot.open(cut) as handle:  # what made this a silent pass: uproot reads the TH2
+        assert handle["good"].values().shape == (H, W)
+    why = f"truncated ROOT file in {cut}: {len(data) // 5} bytes, header says {len(data)}; "
+    assert_one_error(cli("dqm", "check", "--run", qtest_run, cut, "--json"), why)
+    assert_one_error(cli("data", "import", cut, "--out", tmp_path / "s.h5"), why)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.root"]

@@ -23,6 +23,7 @@ import numpy as np
 import uproot
 import uproot.deserialization
 
+from heplearn.data.root_header import check_root_complete
 from heplearn.data.schema import Column
 from heplearn.data.sources import SourceColumn
 from heplearn.errors import DataError
@@ -119,6 +120,7 @@ class RootSource:
         self.location = str(path)
         self._path = path
         self._fields_map: dict[str, str] = {}
+        check_root_complete(path)
         try:
             with uproot.open(path) as file:
                 classes = file.classnames()

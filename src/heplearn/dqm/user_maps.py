@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from heplearn.data.root_header import check_root_complete
 from heplearn.data.sources import detect_format
 from heplearn.dqm.maps import STORE_FIELDS, MapSet, check_counts, load_mapset
 from heplearn.errors import DataError
@@ -39,6 +40,7 @@ def _without_cycle(key: str) -> str:
 def _read_root(path: Path) -> MapSet:
     import uproot
 
+    check_root_complete(path)
     try:
         handle = uproot.open(path)
     except (OSError, ValueError) as err:

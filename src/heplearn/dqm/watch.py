@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from heplearn.data.root_header import check_root_complete
 from heplearn.dqm.check import verdicts
 from heplearn.dqm.history import FileEntry, History, MapEntry
 from heplearn.dqm.lumisections import lumisection_from_name, run_from_name
@@ -82,27 +82,6 @@ def model_name(run: Path) -> str:
             "give the --out folder of 'heplearn dqm train'",
         )
     return load_model(folder).name
-
-
-def _root_truncation(path: Path, size: int) -> str | None:
-    """Why a ROOT file is cut short (its header's fEND lies past its size), or None.
-
-    uproot reads a histogram that lies before the cut, so a half-copied file would pass.
-    """
-    if path.suffix.lower() != ".root":
-        return None
-    with path.open("rb") as handle:
-        header = handle.read(20)
-    if len(header) < 16 or header[:4] != b"root":
-        return None  # not a ROOT file at all: the reader says so
-    version = struct.unpack(">i", header[4:8])[0]
-    if version >= 1_000_000:  # large-file header: 64-bit seek keys
-        end = struct.unpack(">q", header[12:20])[0] if len(header) == 20 else 0
-    else:
-        end = struct.unpack(">i", header[12:16])[0]
-    if size < end:
-        return f"the file is truncated: {size} of the {end} bytes its header declares"
-    return None
 
 
 def _sha256(path: Path) -> str:
@@ -214,9 +193,8 @@ class Watcher:
         """The verdicts of the file's maps, or one ``unreadable`` entry with the reason."""
         run = self.cms_run if self.cms_run is not None else run_from_name(path.name)
         try:
-            truncated = _root_truncation(path, size)
-            if truncated is not None:
-                return [self._unreadable(path, run, truncated)], UNREADABLE, truncated
+            if path.suffix.lower() == ".root":
+                check_root_complete(path, size)  # the size it settled at, as hashed
             maps = load_maps(path, self.dataset)
         # A damaged file can make the readers raise anything: record it, keep watching.
         except Exception as err:
