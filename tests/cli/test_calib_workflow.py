@@ -140,6 +140,65 @@ def test_a_rewritten_training_store_is_evaluated_without_its_training_events(
     assert metrics["warnings"] and f"{seen} of the {info['rows']}" in metrics["warnings"][0]
 
 
+def _rewritten(gun_store: Path, path: Path, shift: dict[str, float]) -> Path:
+    """The gun store's events as one new file, with ``shift`` added to some scalars."""
+    from heplearn.data import open_store, write_store
+
+    store = open_store(gun_store)
+    columns = store.read()
+    for name, offset in shift.items():
+        columns[f"scalars/{name}"] = columns[f"scalars/{name}"] + np.float32(offset)
+    return write_store(path, columns, provenance=store.provenance)
+
+
+def test_evaluate_warns_when_an_input_leaves_the_training_distribution(
+    cli: Callable[..., CliResult], trained: Path, gun_store: Path, tmp_path: Path
+) -> None:
+    assert (trained / "input_ranges.json").is_file()
+    args = ("--bootstrap", "10", "--no-importance")
+    # The same events unshifted: covered, no coverage warning.
+    same = _rewritten(gun_store, tmp_path / "same.h5", {})
+    result = cli(
+        "calib", "evaluate", "--run", trained, "--data", same, "--out", tmp_path / "a", *args
+    )
+    assert result.code == 0, result.err
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["input_coverage"]["available"] and metrics["input_coverage"]["flagged"] == []
+    assert not any("out of the training distribution" in w for w in metrics["warnings"])
+    # f0 (a layer fraction in [0, 1]) shifted by 0.5: most clusters beyond the training range.
+    shifted = _rewritten(gun_store, tmp_path / "shifted.h5", {"f0": 0.5})
+    out = tmp_path / "b"
+    result = cli("calib", "evaluate", "--run", trained, "--data", shifted, "--out", out, *args)
+    assert result.code == 0, result.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["input_coverage"]["flagged"] == ["f0"]
+    row = next(r for r in metrics["input_coverage"]["features"] if r["feature"] == "f0")
+    assert row["outside_quantiles"] > 0.5
+    warning = next(w for w in metrics["warnings"] if "out of the training distribution" in w)
+    assert "f0" in warning and "warning" in result.out and "f0" in result.out
+    html = (out / "report.html").read_text()
+    assert "out of the training distribution" in html and "Input coverage" in html
+
+
+def test_evaluate_splits_the_resolution_by_particle_and_charge(
+    cli: Callable[..., CliResult], trained: Path, zee_store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "eval"
+    args = ("--out", out, "--bootstrap", "10", "--no-importance")
+    result = cli("calib", "evaluate", "--run", trained, "--data", zee_store, *args)
+    assert result.code == 0, result.err
+    split = json.loads((out / "metrics.json").read_text())["by_particle"]
+    assert split["source"] == "truth/pdgid" and set(split["particles"]) == {"e-", "e+"}
+    n = sum(entry["n"] for entry in split["particles"].values())
+    assert n == json.loads((out / "metrics.json").read_text())["n_clusters"]
+    for entry in split["particles"].values():
+        for method in ("e_acc", "bdt", "network"):
+            stats = entry["methods"][method]
+            assert 0 < stats["eiqr"] < 0.5 and stats["eiqr_err"] > 0
+            assert 0.8 < stats["median"] < 1.2
+    assert "Resolution by particle type and charge" in (out / "report.html").read_text()
+
+
 def test_resume_with_a_changed_config_is_refused(
     cli: Callable[..., CliResult], trained: Path, gun_store: Path, tmp_path: Path
 ) -> None:

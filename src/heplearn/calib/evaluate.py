@@ -22,8 +22,9 @@ import numpy as np
 from heplearn.calib.calibrated import CalibRun, Energies
 from heplearn.calib.features import FeatureArrays, cluster_keys, load_features
 from heplearn.calib.importance import permutation_importance
+from heplearn.calib.input_coverage import InputRanges, coverage_warning, input_coverage
 from heplearn.calib.massfit import H_MASS, Z_MASS, MassFit, fit_mass
-from heplearn.calib.resolution_metrics import binned_table, eiqr, reiqr
+from heplearn.calib.resolution_metrics import MIN_BIN_EVENTS, binned_table, bootstrap, eiqr, reiqr
 from heplearn.calib.train import prepare_split
 from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.reader import open_store
@@ -217,6 +218,65 @@ def _resonance(data: Path, rows: Array) -> float:
     return float(np.median(mass)) if len(mass) else Z_MASS
 
 
+def _coverage(run: CalibRun, f: FeatureArrays) -> tuple[dict[str, Any], list[str]]:
+    """Per-scalar coverage of the training distribution, and its warning (if any)."""
+    ranges = InputRanges.load(run.folder.input_ranges)
+    if ranges is None:
+        return {
+            "available": False,
+            "reason": "the run has no input_ranges.json (trained before it was saved)",
+        }, []
+    table = input_coverage(ranges, f.scalar_names, f.scalars)
+    warning = coverage_warning(table)
+    return table, [warning] if warning else []
+
+
+#: PDG id → particle label of the split metrics.
+PARTICLES = {11: "e-", -11: "e+", 22: "gamma"}
+
+
+def _particle_labels(f: FeatureArrays) -> tuple[Array, str] | None:
+    """Each cluster's particle (truth/pdgid), else its charge from the leading track's q·pT."""
+    labels = np.full(len(f), "", dtype=object)
+    if np.any(f.pdgid != 0):
+        for pdgid, name in PARTICLES.items():
+            labels[f.pdgid == pdgid] = name
+        return labels, "truth/pdgid"
+    if f.tracks.size and np.any(f.track_count > 0):
+        # Column 0 of tracks/features is q·pT; the first track is the best-matched one.
+        signed = np.where(f.track_count > 0, f.tracks[:, 0, 0], 0.0)
+        labels[signed < 0] = "e-"
+        labels[signed > 0] = "e+"
+        labels[signed == 0] = "no track"
+        return labels, "leading track charge"
+    return None
+
+
+def _by_particle(energies: Energies, f: FeatureArrays, n_boot: int) -> dict[str, Any]:
+    """eIQR (bootstrap error) and median response per particle type and charge."""
+    found = _particle_labels(f)
+    if found is None:
+        return {"available": False, "reason": "neither truth/pdgid nor tracks in the store"}
+    labels, source = found
+    re = {name: value / f.e_truth for name, value in energies.methods().items()}
+    particles: dict[str, Any] = {}
+    for name in (*PARTICLES.values(), "no track"):
+        inside = labels == name
+        n = int(inside.sum())
+        if n < MIN_BIN_EVENTS:
+            continue
+        methods = {}
+        for method, values in re.items():
+            width, error = bootstrap(eiqr, values[inside], n=n_boot, seed=1)
+            methods[method] = {
+                "eiqr": width,
+                "eiqr_err": error,
+                "median": float(np.median(values[inside])),
+            }
+        particles[name] = {"n": n, "methods": methods}
+    return {"available": True, "source": source, "particles": particles}
+
+
 def _importance(run: CalibRun, f: FeatureArrays) -> dict[str, Any]:
     sample = f.take(np.arange(min(len(f), IMPORTANCE_ROWS)))
     out: dict[str, Any] = {}
@@ -245,13 +305,16 @@ def evaluate_run(
             "evaluate on a larger sample",
         )
     energies = run.energies(features)
+    coverage, coverage_warnings = _coverage(run, features)
     metrics: dict[str, Any] = {
         "data": str(data.resolve()),
         "selection": selection,
         "held_out": chosen.held_out,
-        "warnings": chosen.warnings,
+        "warnings": chosen.warnings + coverage_warnings,
+        "input_coverage": coverage,
         "n_clusters": len(features),
         **_resolution(energies, features.e_truth),
+        "by_particle": _by_particle(energies, features, n_boot),
         **_pulls(energies, features),
     }
     mass_metrics, masses, mass_fits = _masses(energies, features, store_rows, data)

@@ -175,6 +175,56 @@ def _binned_table(report: HtmlReport, metrics: dict[str, Any], variable: str) ->
     report.table(header, body)
 
 
+def _warnings(report: HtmlReport, metrics: dict[str, Any]) -> None:
+    if metrics.get("warnings"):
+        report.heading("Warnings")
+        for warning in metrics["warnings"]:
+            report.paragraph(f"warning: {warning}")
+
+
+def _coverage_table(report: HtmlReport, metrics: dict[str, Any]) -> None:
+    coverage = metrics.get("input_coverage") or {}
+    report.heading("Input coverage of the training distribution")
+    if not coverage.get("available"):
+        report.paragraph(f"not checked: {coverage.get('reason', 'no input ranges')}")
+        return
+    report.paragraph(
+        f"Fraction of clusters outside the training range and outside the training "
+        f"0.1–99.9 % quantiles (≈ 0.2 % expected in distribution); flagged above "
+        f"{100 * coverage['threshold']:g} % when significant "
+        f"(p < {coverage['p_value_threshold']:g})."
+    )
+    rows = [
+        (
+            row["feature"],
+            f"{100 * row['outside_range']:.2f} %",
+            f"{100 * row['outside_quantiles']:.2f} %",
+            "out of distribution" if row["flagged"] else "",
+        )
+        for row in coverage["features"]
+    ]
+    report.table(["feature", "outside range", "outside 0.1–99.9 %", ""], rows)
+
+
+def _particle_table(report: HtmlReport, metrics: dict[str, Any]) -> None:
+    split = metrics.get("by_particle") or {}
+    if not split.get("available") or not split["particles"]:
+        return
+    report.heading(f"Resolution by particle type and charge (from {split['source']})")
+    methods = list(next(iter(split["particles"].values()))["methods"])
+    body = []
+    for name, entry in split["particles"].items():
+        cells: list[Any] = [name, entry["n"]]
+        for m in methods:
+            s = entry["methods"][m]
+            cells += [f"{_fmt(s['eiqr'])} ± {_fmt(s['eiqr_err'])}", _fmt(s["median"])]
+        body.append(cells)
+    header = ["particle", "n"]
+    for m in methods:
+        header += [f"eIQR {m}", f"median {m}"]
+    report.table(header, body)
+
+
 def write_evaluation(ev: Evaluation, out: str | Path, *, overwrite: bool = False) -> Path:
     """Write the evaluation folder atomically (a temporary folder renamed when complete)."""
     final = Path(out)
@@ -195,8 +245,11 @@ def write_evaluation(ev: Evaluation, out: str | Path, *, overwrite: bool = False
             f"{ev.metrics['n_clusters']} clusters ({ev.metrics['selection']}) of "
             f"{ev.metrics['data']}; heplearn {__version__}."
         )
+        _warnings(report, ev.metrics)
         report.heading("Summary")
         _summary_table(report, ev.metrics)
+        _particle_table(report, ev.metrics)
+        _coverage_table(report, ev.metrics)
         for variable, title in (
             ("abs_eta", "|η|"),
             ("et", "E_T [GeV]"),

@@ -1,8 +1,9 @@
 """The folder of one calibration run: what is in it, and whether a resume may use it.
 
 ``config.yaml`` (resolved config), ``run.json`` (data, split, input names and shapes),
-``scalers.json``, ``bdt.json`` (XGBoost JSON) and ``network/`` (checkpoints, best
-weights, ``metrics.jsonl``).  Nothing in it is pickled.
+``scalers.json``, ``input_ranges.json`` (training range and 0.1/99.9 % quantiles of each
+scalar, for the coverage check of ``calib evaluate``), ``bdt.json`` (XGBoost JSON) and
+``network/`` (checkpoints, best weights, ``metrics.jsonl``).  Nothing in it is pickled.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class RunFolder:
     @property
     def scalers(self) -> Path:
         return self.path / "scalers.json"
+
+    @property
+    def input_ranges(self) -> Path:
+        return self.path / "input_ranges.json"
 
     @property
     def bdt(self) -> Path:

@@ -27,6 +27,7 @@ from heplearn.calib.features import (
     mislabel_mask,
     split_indices,
 )
+from heplearn.calib.input_coverage import InputRanges
 from heplearn.calib.inputs import InputShapes
 from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
@@ -226,6 +227,8 @@ def _train_locked(
     )
     scalers = ScalerSet.fit(features.take(split.train), config.features)
     scalers.save(folder.scalers, overwrite=True)
+    train_scalars = features.scalars[split.train]
+    InputRanges.fit(features.scalar_names, train_scalars).save(folder.input_ranges, overwrite=True)
     bdt_loss = None
     if config.bdt is not None:
         if not (resume and folder.bdt.is_file()):
