@@ -43,6 +43,7 @@ from heplearn.data.splits import split_rows
 from heplearn.errors import ConfigError, DataError, SchemaError
 
 __all__ = [
+    "CHARGE_ODD_SCALARS",
     "DEEPCALO_SCALARS",
     "FeatureArrays",
     "FeatureConfig",
@@ -72,6 +73,12 @@ DEEPCALO_SCALARS: tuple[str, ...] = (
     "sigma_ieta_ieta",
 )
 
+#: Scalars that change sign with the particle's charge (Δφ between the cluster and the
+#: extrapolated track bends the other way for e⁺); ``charge_symmetric`` feeds q·x instead.
+CHARGE_ODD_SCALARS: tuple[str, ...] = ("delta_phi2",)
+#: Column of tracks/features holding q·pT.
+TRACK_SIGNED_PT = 0
+
 #: Fields every calibration store must have (the labels and the binning variables).
 _LABELS = ("truth/energy", "scalars/e_acc", "scalars/eta", "event/id")
 
@@ -98,6 +105,11 @@ class FeatureConfig:
     )
     quantile_output: Literal["normal", "uniform"] = "normal"
     n_quantiles: int = setting(1000, low=10, high=100_000, doc="quantiles of the transform")
+    charge_symmetric: bool = setting(
+        False,
+        doc="feed q·x for the charge-odd scalars (CHARGE_ODD_SCALARS) and q·(q_track·pT) for "
+        "the tracks, q the charge of the best-matched track (no track: +1)",
+    )
     image_scaling: Literal["none", "robust", "per-event"] = setting(
         "per-event",
         doc="per-event (best measured): energy channels divided by the cluster's E_acc "
@@ -206,9 +218,10 @@ def _fields(
         store, scalars, "scalars", "scalars/", fix="set 'scalars' to some of those", where=where
     )
     inputs += scalars
-    if config.tracks:
+    if config.tracks or config.charge_symmetric:
         tracks = ["tracks/features", "tracks/count"]
-        _missing(store, tracks, "tracks", "tracks/", fix="set 'tracks: false'", where=where)
+        fix = "set 'tracks: false' and 'charge_symmetric: false'"
+        _missing(store, tracks, "tracks", "tracks/", fix=fix, where=where)
         inputs += tracks
     # Data-driven methods run on stores without truth (real data, pseudo-data).
     needed = _LABELS if require_truth else tuple(n for n in _LABELS if n != "truth/energy")
@@ -260,6 +273,29 @@ def _bad_rows(values: Array) -> int:
     return int((~finite).sum())
 
 
+def _fill_scalars_and_tracks(
+    out: dict[str, Array], rows: slice, batch: dict[str, Any], config: FeatureConfig
+) -> None:
+    charge = _cluster_charge(batch) if config.charge_symmetric else None
+    for s, name in enumerate(config.scalars):
+        out["scalars"][rows, s] = batch[f"scalars/{name}"]
+        if charge is not None and name in CHARGE_ODD_SCALARS:
+            out["scalars"][rows, s] *= charge
+    if config.tracks:
+        out["tracks"][rows] = batch["tracks/features"]
+        out["track_count"][rows] = batch["tracks/count"]
+        if charge is not None:
+            out["tracks"][rows, :, TRACK_SIGNED_PT] *= charge[:, None]
+
+
+def _cluster_charge(batch: dict[str, Any]) -> Array:
+    """±1: the sign of the best-matched (first) track's q·pT; +1 without a track."""
+    signed = np.asarray(batch["tracks/features"])[:, 0, TRACK_SIGNED_PT]
+    count = np.asarray(batch["tracks/count"])
+    charge: Array = np.where((count > 0) & (signed < 0), -1.0, 1.0).astype(np.float32)
+    return charge
+
+
 def load_features(
     source: str | Path | Store,
     config: FeatureConfig | None = None,
@@ -299,11 +335,7 @@ def load_features(
             if config.time_gate:
                 time = batch[f"time/{name}"]
                 out["images"][rows, len(layers) + c] = plan.upsample(name, time, conserve=False)
-        for s, name in enumerate(config.scalars):
-            out["scalars"][rows, s] = batch[f"scalars/{name}"]
-        if config.tracks:
-            out["tracks"][rows] = batch["tracks/features"]
-            out["track_count"][rows] = batch["tracks/count"]
+        _fill_scalars_and_tracks(out, rows, batch, config)
         out["e_acc"][rows] = batch["scalars/e_acc"]
         if "truth/energy" in batch:
             out["e_truth"][rows] = batch["truth/energy"]
