@@ -173,6 +173,16 @@ def check_command(
     from heplearn.dqm.check import check_maps
 
     records = check_maps(run, maps, dataset)
+    warned = [r for r in records if r.get("warnings")]
+    if warned:  # one line, whatever the number of maps; each map's is in --json
+        more = f" (and {len(warned) - 1} more of {len(records)} maps)" if len(warned) > 1 else ""
+        Console(stderr=True).print(
+            f"warning: map {warned[0]['map']}{more}: {warned[0]['warnings'][0]}",
+            style="yellow",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if as_json:
         typer.echo(json.dumps(records))
         return

@@ -23,7 +23,10 @@ __all__ = ["check_maps", "verdicts"]
 
 
 def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict[str, Any]]:
-    """One ``{"map", "verdict", "score", "flagged", "groups"}`` record per map of ``maps``.
+    """One ``{"map", "verdict", "score", "flagged", "groups", "warnings"}`` record per map.
+
+    ``warnings`` says what a verdict should be read with, e.g. (qtest) that the map's
+    luminosity lies outside the reference maps' range, so the verdict extrapolates.
 
     ``reason`` says why a map is "no-statistics"; ``calibration`` (models with a
     leave-one-out false-alarm check) carries target, realised estimate and a note.
@@ -45,6 +48,7 @@ def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict
     scores = np.zeros(n, dtype=np.float32)
     flags = np.zeros(maps.counts.shape, dtype=bool)
     groups: list[list[str]] = [[] for _ in range(n)]
+    notes: list[list[str]] = [[] for _ in range(n)]
     reasons: list[str | None] = [
         ("no events" if maps.n_events[i] <= 0 else "no hits") if empty[i] else None
         for i in range(n)
@@ -58,13 +62,16 @@ def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict
             filled, model.failing_groups(scored), model.no_statistics(scored), strict=True
         ):
             groups[i], reasons[i] = g, why
+        for i, w in zip(filled, model.map_warnings(scored), strict=True):
+            notes[i] = w
     low = np.array([r is not None for r in reasons], dtype=bool)
     records = map_verdict(maps.names, classes, scores, flags, empty | low, two_d=two_d)
     calibration = model.calibration()
-    for record, g, why in zip(records, groups, reasons, strict=True):
+    for record, g, why, w in zip(records, groups, reasons, notes, strict=True):
         record["groups"] = [] if why else g
         if why:
             record["reason"] = why
+        record["warnings"] = [] if why else w
         if calibration is not None:
             record["calibration"] = calibration
     return records

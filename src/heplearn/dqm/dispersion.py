@@ -131,6 +131,9 @@ class Dispersion:
     group_alpha_sd: Array  # (G,)
     grouping: Grouping
     n_maps: int
+    #: (lowest, highest) robust luminosity of the reference maps; None for runs saved
+    #: before it was kept.
+    lumi_range: tuple[float, float] | None = None
 
     @property
     def live(self) -> Array:
@@ -284,6 +287,18 @@ def fit_dispersion(good: MapSet, grouping: Grouping, valid: Array | None = None)
         live, alpha * (1.0 + lumi_spread) + _rate_variance(reference.ref_counts.reshape(-1)), 0.0
     )
     g_alpha = g_alpha * (1.0 + lumi_spread) + _rate_variance(g_rate * total)
+    # The range a new map's L is judged against, as Dispersion.luminosity will measure it.
+    final = _luminosity(reference, good)
     return Dispersion(
-        reference, rate_nl, response, alpha, alpha_sd, g_rate, g_alpha, g_sd, grouping, k
+        reference,
+        rate_nl,
+        response,
+        alpha,
+        alpha_sd,
+        g_rate,
+        g_alpha,
+        g_sd,
+        grouping,
+        k,
+        (float(final.min()), float(final.max())),
     )

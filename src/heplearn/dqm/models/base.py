@@ -96,6 +96,10 @@ class MapModel(abc.ABC):
         """Per map, why it has too few entries for a verdict (None: it has enough)."""
         return [None] * len(maps)
 
+    def map_warnings(self, maps: MapSet) -> list[list[str]]:
+        """Per map, what its verdict should be read with (e.g. an extrapolation): none here."""
+        return [[] for _ in range(len(maps))]
+
     def calibration(self) -> dict[str, Any] | None:
         """The false-alarm calibration ``check --json`` reports (None: not measured)."""
         return None

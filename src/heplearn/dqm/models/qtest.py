@@ -95,6 +95,11 @@ class QTestModel(MapModel):
             return super().no_statistics(maps)
         return self.statistical.evaluate(maps).no_statistics
 
+    def map_warnings(self, maps: MapSet) -> list[list[str]]:
+        if self.statistical is None:
+            return super().map_warnings(maps)
+        return self.statistical.evaluate(maps).warnings
+
     def calibration(self) -> dict[str, Any] | None:
         return None if self.statistical is None else self.statistical.calibration_record()
 
