@@ -8,13 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from heplearn.calib.features import (
-    DEEPCALO_SCALARS,
-    FeatureConfig,
-    apply_mislabel_cut,
-    load_features,
-    split_indices,
-)
+from heplearn.calib.cluster_sets import apply_mislabel_cut, split_indices
+from heplearn.calib.features import DEEPCALO_SCALARS, FeatureConfig, load_features
 from heplearn.config import parse_config
 from heplearn.data.reader import open_store
 from heplearn.data.writer import write_store

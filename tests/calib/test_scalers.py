@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from heplearn.calib.features import FeatureArrays, FeatureConfig, load_features, split_indices
+from heplearn.calib.cluster_sets import split_indices
+from heplearn.calib.features import FeatureArrays, FeatureConfig, load_features
 from heplearn.calib.scalers import QuantileScaler, RobustScaler, ScalerSet, heavy_tailed
 from heplearn.errors import DataError, OutputExistsError
 

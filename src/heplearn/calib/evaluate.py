@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from heplearn.calib.calibrated import CalibRun, Energies
-from heplearn.calib.features import FeatureArrays, cluster_keys, load_features
+from heplearn.calib.cluster_sets import cluster_keys
+from heplearn.calib.features import FeatureArrays, load_features
 from heplearn.calib.importance import permutation_importance
 from heplearn.calib.input_coverage import InputRanges, coverage_warning, input_coverage
 from heplearn.calib.massfit import H_MASS, Z_MASS, MassFit, fit_mass

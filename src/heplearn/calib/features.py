@@ -37,9 +37,7 @@ import numpy as np
 
 from heplearn.calib.upsampling import image_layers, plan_for_store, store_geometry
 from heplearn.config import register_config, setting
-from heplearn.data.event_keys import content_keys
 from heplearn.data.reader import Store, open_store
-from heplearn.data.splits import split_rows
 from heplearn.errors import ConfigError, DataError, SchemaError
 
 __all__ = [
@@ -47,10 +45,7 @@ __all__ = [
     "DEEPCALO_SCALARS",
     "FeatureArrays",
     "FeatureConfig",
-    "apply_mislabel_cut",
-    "cluster_keys",
     "load_features",
-    "split_indices",
 ]
 
 Array = np.ndarray[Any, Any]
@@ -363,52 +358,3 @@ def load_features(
         scalar_names=tuple(config.scalars),
         channel_names=tuple(channels),
     )
-
-
-def mislabel_mask(features: FeatureArrays, cut: tuple[float, float] | None) -> Array:
-    """True for clusters with lo < E_acc/E_truth < hi (thesis eq. 3.4); all True without a cut."""
-    if cut is None:
-        return np.ones(len(features), dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = features.e_acc / features.e_truth
-    keep: Array = (ratio > cut[0]) & (ratio < cut[1])
-    return keep
-
-
-def apply_mislabel_cut(
-    features: FeatureArrays, cut: tuple[float, float] | None
-) -> tuple[FeatureArrays, int]:
-    """Keep clusters passing :func:`mislabel_mask`; (kept, number removed)."""
-    if cut is None:
-        return features, 0
-    keep = mislabel_mask(features, cut)
-    return features.take(keep), int((~keep).sum())
-
-
-def split_indices(
-    n: int,
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
-    seed: int = 0,
-    groups: Array | None = None,
-) -> tuple[Array, ...]:
-    """Row indices of each split, sorted; the split is a pure function of each row's group key.
-
-    Pass ``groups=event_id`` so both clusters of a Z→ee event land in the same
-    split (a model must not train on one electron and be tested on its partner)
-    and a copied or re-sharded store splits the same way
-    (:mod:`heplearn.data.splits`).  Without groups a row's index is its key.
-    """
-    keys = np.arange(n) if groups is None else np.asarray(groups)
-    if len(keys) != n:
-        raise ValueError(f"groups has {len(keys)} entries for {n} rows")
-    return split_rows(keys, fractions, seed)
-
-
-def cluster_keys(features: FeatureArrays) -> Array:
-    """Content key of each cluster: a hash of every input and label array (see data.event_keys)."""
-    arrays = {
-        f.name: getattr(features, f.name)
-        for f in dataclasses.fields(features)
-        if isinstance(getattr(features, f.name), np.ndarray) and f.name != "et"
-    }
-    return content_keys(arrays)

@@ -20,13 +20,8 @@ import torch
 
 from heplearn import __version__
 from heplearn.calib.bdt import BdtModel, load_bdt, train_bdt
-from heplearn.calib.features import (
-    FeatureArrays,
-    cluster_keys,
-    load_features,
-    mislabel_mask,
-    split_indices,
-)
+from heplearn.calib.cluster_sets import cluster_keys, mislabel_mask, split_indices
+from heplearn.calib.features import FeatureArrays, load_features
 from heplearn.calib.input_coverage import InputRanges
 from heplearn.calib.inputs import InputShapes
 from heplearn.calib.models import build_model
