@@ -43,11 +43,11 @@ from heplearn.detector.occupancy.hcal_faults import (
 )
 from heplearn.detector.occupancy.hcal_occupancy import (
     DetectorConditions,
-    RunPlan,
     hit_probability,
     sample_counts,
 )
 from heplearn.errors import ConfigError
+from heplearn.generate.lumisection_sample import LumisectionSample
 from heplearn.generate.runner import RunOptions, run_sharded
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class MapView:
 
 @register_config("dqm-sample")
 @dataclass(frozen=True)
-class DqmSampleConfig:
+class DqmSampleConfig(LumisectionSample):
     """A DQM sample: how many lumisection maps, their run conditions and their faults."""
 
     events: int = setting(6_000, low=1, high=10_000_000, doc="number of maps (lumisections)")
@@ -138,10 +138,6 @@ class DqmSampleConfig:
     fixed_channel: tuple[int, int, int] = setting((8, 36, 1), doc="(ieta, iphi, depth)")
     view: MapView = setting(MapView(), doc="sub-detector and/or depth stored; default all")
 
-    @property
-    def n_shards(self) -> int:
-        return -(-self.events // self.shard_events)
-
     def validate(self, where: str) -> None:
         for name, names in (
             ("fault_classes", FAULT_CLASSES[1:]),
@@ -164,12 +160,8 @@ class DqmSampleConfig:
                 raise ConfigError(
                     f"field '{name}'", where, "all weights are 0", "give one a positive weight"
                 )
-        for name in ("events_per_ls", "peak_lumi", "hot_factor", "noisy_spread", "partial_gain"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise ConfigError(
-                    f"field '{name}'", where, f"[{low}, {high}] is not [low, high]", "swap them"
-                )
+        ranges = ("events_per_ls", "peak_lumi", "hot_factor", "noisy_spread", "partial_gain")
+        self.check_ranges(ranges, where)
         if int(subdetector_of(*self.fixed_channel)) == 0:
             raise ConfigError(
                 "field 'fixed_channel'",
@@ -202,16 +194,6 @@ class DqmSampleConfig:
             fixed_position=self.fixed_position,
             fixed_channel=self.fixed_channel,
             allowed=None if self.view.full else self.view.allowed(),
-        )
-
-    def run_plan(self) -> RunPlan:
-        return RunPlan(
-            seed=self.seed,
-            lumisections_per_run=self.lumisections_per_run,
-            events_per_ls=self.events_per_ls,
-            peak_lumi=self.peak_lumi,
-            lifetime_h=self.lumi_lifetime_h,
-            first_run=self.first_run,
         )
 
     def detector(self) -> DetectorConditions:

@@ -40,8 +40,8 @@ from heplearn.detector.occupancy.ecal_faults import (
     draw_ecal_faults,
 )
 from heplearn.detector.occupancy.ecal_occupancy import EcalConditions, sample_counts
-from heplearn.detector.occupancy.lumi import RunPlan
 from heplearn.errors import ConfigError
+from heplearn.generate.lumisection_sample import LumisectionSample
 from heplearn.generate.runner import RunOptions, run_sharded
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ _CHUNK = 32
 
 @register_config(ECAL_SAMPLE_KIND)
 @dataclass(frozen=True)
-class EcalDqmSampleConfig:
+class EcalDqmSampleConfig(LumisectionSample):
     """An ECAL barrel DQM sample: lumisection maps, run conditions, real-data effects, faults."""
 
     events: int = setting(4_000, low=1, high=10_000_000, doc="number of maps (lumisections)")
@@ -101,10 +101,6 @@ class EcalDqmSampleConfig:
         False, doc="also store event/n_events (real maps carry none; truth/n_events always)"
     )
 
-    @property
-    def n_shards(self) -> int:
-        return -(-self.events // self.shard_events)
-
     def validate(self, where: str) -> None:
         names = tuple(ECAL_FAULTS)
         unknown = sorted(set(self.fault_types) - set(names))
@@ -119,26 +115,11 @@ class EcalDqmSampleConfig:
             raise ConfigError(
                 "field 'fault_types'", where, "all weights are 0", "give one a positive weight"
             )
-        for name in ("events_per_ls", "peak_lumi", "noisy_tower_excess", "hot_factor"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise ConfigError(
-                    f"field '{name}'", where, f"[{low}, {high}] is not [low, high]", "swap them"
-                )
+        self.check_ranges(("events_per_ls", "peak_lumi", "noisy_tower_excess", "hot_factor"), where)
 
     def fault_plan(self) -> EcalFaultPlan:
         weights = tuple((name, float(self.fault_types.get(name, 0.0))) for name in ECAL_FAULTS)
         return EcalFaultPlan(self.good_fraction, weights, self.hot_factor)
-
-    def run_plan(self) -> RunPlan:
-        return RunPlan(
-            seed=self.seed,
-            lumisections_per_run=self.lumisections_per_run,
-            events_per_ls=self.events_per_ls,
-            peak_lumi=self.peak_lumi,
-            lifetime_h=self.lumi_lifetime_h,
-            first_run=self.first_run,
-        )
 
     def conditions(self) -> EcalConditions:
         return EcalConditions(
