@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from heplearn.errors import ConfigError, DataError
+from heplearn.stats.bootstrap import bootstrap, same_length
 from heplearn.stats.spread import eiqr, gauss_width
 
 __all__ = [
@@ -75,44 +76,6 @@ def _relative(model_width: float, baseline_width: float) -> float:
 def reiqr(model: np.ndarray, baseline: np.ndarray, coverage: float = 0.5) -> float:
     """Relative eIQR, eq. 4.7: 1 − eIQR(model RE)/eIQR(baseline RE); 0.5 = half as wide."""
     return _relative(eiqr(model, coverage), eiqr(baseline, coverage))
-
-
-def _same_length(arrays: Sequence[np.ndarray], where: str) -> int:
-    lengths = {len(a) for a in arrays}
-    if len(lengths) != 1:
-        raise DataError(
-            "arrays",
-            where,
-            f"they have different lengths {sorted(lengths)}",
-            "pass one value per event in every array",
-        )
-    return lengths.pop()
-
-
-def bootstrap(
-    statistic: Callable[..., float], *arrays: np.ndarray, n: int = 200, seed: int = 0
-) -> tuple[float, float]:
-    """``statistic(*arrays)`` and its bootstrap error (standard deviation over ``n`` resamples).
-
-    Every resample draws the same event indices from all ``arrays``, so a
-    statistic of several arrays (a ratio of widths) keeps their correlation.
-    The error is NaN with fewer than two events.
-    """
-    if not arrays:
-        raise ConfigError(
-            "bootstrap()", "arrays", "no array to resample", "pass the statistic's inputs"
-        )
-    columns = [np.asarray(a) for a in arrays]
-    size = _same_length(columns, "bootstrap()")
-    value = float(statistic(*columns))
-    if size < 2 or n < 2:
-        return value, math.nan
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n)
-    for i in range(n):
-        index = rng.integers(0, size, size)
-        draws[i] = statistic(*(c[index] for c in columns))
-    return value, float(np.std(draws, ddof=1))
 
 
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -236,7 +199,7 @@ def binned_table(
         )
     matrix = np.stack([np.asarray(re[m], dtype=np.float64) for m in models])
     values = {name: np.asarray(variables[name], dtype=np.float64) for name in bins}
-    _same_length([matrix[0], *values.values()], "binned_table()")
+    same_length([matrix[0], *values.values()], "binned_table()")
     for m, model in enumerate(models):
         if not np.isfinite(matrix[m]).all():
             raise DataError(

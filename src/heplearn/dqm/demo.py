@@ -27,6 +27,7 @@ from heplearn.generate.dqm import DqmSampleConfig, dqm_dataset
 from heplearn.report.summary import Figure, compared
 from heplearn.stats.auc_error import auc_error
 from heplearn.stats.binomial import binomial_error
+from heplearn.stats.bootstrap import bootstrap
 
 __all__ = ["dqm_demo"]
 
@@ -106,9 +107,8 @@ def _efficiency(metrics: dict[str, Any], fault: str) -> tuple[str, Figure] | Non
 def _accuracy_difference(cnn: ModelEvaluation, qtest: ModelEvaluation, truth: Any) -> Figure:
     """cnn3bn accuracy minus qtest's on the same maps, with a paired bootstrap error."""
     gain = (cnn.predicted == truth).astype(np.float64) - (qtest.predicted == truth)
-    rng = np.random.default_rng(0)
-    draws = [gain[rng.integers(0, gain.size, gain.size)].mean() for _ in range(200)]
-    return compared(float(gain.mean()), float(np.std(draws, ddof=1)), 0.0, "cnn3bn vs qtest")
+    value, error = bootstrap(np.mean, gain)
+    return compared(value, error, 0.0, "cnn3bn vs qtest")
 
 
 def _figures(evaluations: list[ModelEvaluation], held_out: HeldOut) -> dict[str, Figure]:
