@@ -14,12 +14,25 @@ from typing import Any
 import numpy as np
 
 from heplearn.dqm.maps import MapSet
-from heplearn.dqm.models import load_model
+from heplearn.dqm.models import MapModel, load_model
 from heplearn.dqm.sources import load_maps
 from heplearn.dqm.verdict import map_verdict
 from heplearn.errors import DataError
 
-__all__ = ["check_maps", "verdicts"]
+__all__ = ["check_maps", "load_run_model", "verdicts"]
+
+
+def load_run_model(run: Path) -> MapModel:
+    """The model of the ``dqm train`` run folder ``run`` (refused if it has none)."""
+    folder = run / "model"
+    if not folder.is_dir():
+        raise DataError(
+            "not a DQM run",
+            str(run),
+            "it has no model/ folder",
+            "give the --out folder of 'heplearn dqm train'",
+        )
+    return load_model(folder)
 
 
 def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict[str, Any]]:
@@ -31,15 +44,7 @@ def verdicts(run: Path, maps: MapSet, *, two_d: bool | None = None) -> list[dict
     ``reason`` says why a map is "no-statistics"; ``calibration`` (models with a
     leave-one-out false-alarm check) carries target, realised estimate and a note.
     """
-    model_folder = run / "model"
-    if not model_folder.is_dir():
-        raise DataError(
-            "not a DQM run",
-            str(run),
-            "it has no model/ folder",
-            "give the --out folder of 'heplearn dqm train'",
-        )
-    model = load_model(model_folder)
+    model = load_run_model(run)
     model.check_shape(maps)
     empty = maps.empty
     filled = np.flatnonzero(~empty)

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from heplearn.data.root_header import check_root_complete
-from heplearn.dqm.check import verdicts
+from heplearn.dqm.check import load_run_model, verdicts
 from heplearn.dqm.history import FileEntry, History, MapEntry
 from heplearn.dqm.lumisections import lumisection_from_name, run_from_name
-from heplearn.dqm.models import load_model
 from heplearn.dqm.sources import load_maps
-from heplearn.errors import DataError, HeplearnError
+from heplearn.errors import HeplearnError
 
 __all__ = [
     "MAP_SUFFIXES",
@@ -73,15 +72,7 @@ def candidates(folder: Path) -> list[tuple[Path, Stat]]:
 
 def model_name(run: Path) -> str:
     """The name of the model in the ``dqm train`` run folder ``run`` (refused if it is none)."""
-    folder = run / "model"
-    if not folder.is_dir():
-        raise DataError(
-            "not a DQM run",
-            str(run),
-            "it has no model/ folder",
-            "give the --out folder of 'heplearn dqm train'",
-        )
-    return load_model(folder).name
+    return load_run_model(run).name
 
 
 def _sha256(path: Path) -> str:
