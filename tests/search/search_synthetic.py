@@ -136,6 +136,8 @@ def gaussian_table(
     values["n_bjets"] = np.where(
         sig, rng.choice(3, n, p=[0.9, 0.08, 0.02]), rng.choice(3, n, p=[0.6, 0.3, 0.1])
     ).astype(np.float32)
+    event_id = rng.permutation(10 * n)[:n].astype(np.int64)
+    values["flavour"] = rng.choice(np.array([11, 13], np.float32), n)  # ee or μμ, half each
     features = np.stack([values[name] for name in FEATURE_NAMES], axis=1)
     weight = np.where(sig, signal_yield / n_signal, background_yield / n_background)
     return EventTable(
@@ -146,6 +148,6 @@ def gaussian_table(
         sample=np.where(sig, 1, 0).astype(np.int16),
         mediator_mass=np.where(sig, 200.0, 0.0).astype(np.float32),
         invisible_mass=np.where(sig, 50.0, 0.0).astype(np.float32),
-        event_id=rng.permutation(10 * n)[:n].astype(np.int64),
+        event_id=event_id,
         sample_names=("background", "signal"),
     )

@@ -20,7 +20,9 @@ Observables (float32, all energies in GeV, angles in radians):
 - ``n_bjets``, ``n_jets``: b-tagged and all jets (pT > 20 GeV);
 - ``lep{1,2}_{pt,eta,phi}``, ``jet{1,2}_{pt,eta,phi}`` (pT-ordered; missing
   jets padded, see :mod:`heplearn.search.padding`);
-- ``dphi_ll`` = |Δφ(ℓ₁, ℓ₂)|, ``dphi_met_ll`` = |Δφ(ℓℓ, E_T^miss)| in [0, π].
+- ``dphi_ll`` = |Δφ(ℓ₁, ℓ₂)|, ``dphi_met_ll`` = |Δφ(ℓℓ, E_T^miss)| in [0, π];
+- ``flavour``: |pdgid| of the lepton pair, 11 (ee) or 13 (μμ): the channel of the
+  likelihood (:mod:`heplearn.search.channels`), not a thesis input.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ FEATURE_NAMES = (
     "met", "met_significance", "mt", "mll", "mt2", "n_bjets", "n_jets",
     "lep1_pt", "lep1_eta", "lep1_phi", "lep2_pt", "lep2_eta", "lep2_phi",
     "jet1_pt", "jet1_eta", "jet1_phi", "jet2_pt", "jet2_eta", "jet2_phi",
-    "dphi_ll", "dphi_met_ll", "ptll",
+    "dphi_ll", "dphi_met_ll", "ptll", "flavour",
 )  # fmt: skip
 INDICATOR_NAMES = tuple(f"jet{slot}_present" for slot in range(1, JET_SLOTS + 1))
 
@@ -247,6 +249,7 @@ def _lepton_features(columns: Mapping[str, Column], met: Array, met_phi: Array) 
         "mt2": _mt2(mass, px, py, met_x, met_y),
         "dphi_ll": _delta_phi(phi[:, 0], phi[:, 1]),
         "dphi_met_ll": dphi_met_ll,
+        "flavour": pdg[:, 0],
         **{f"lep{i + 1}_pt": pt[:, i] for i in range(2)},
         **{f"lep{i + 1}_eta": eta[:, i] for i in range(2)},
         **{f"lep{i + 1}_phi": phi[:, i] for i in range(2)},
