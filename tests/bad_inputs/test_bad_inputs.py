@@ -122,6 +122,8 @@ def _cases() -> list[Case]:
     add(runs, *watch, "{dir}/watch-folder", "--run", "{bad}", "--history", "{out}")
     add(HISTORIES, "dqm", "history", "--history", "{bad}")
     add(HISTORIES, "dqm", "certify", "--history", "{bad}", "--out", "{out}")
+    # Refused before anything listens: the server never starts on a bad history.
+    add(HISTORIES, "dqm", "serve", "--history", "{bad}")
     for command in ("train", "scan"):  # the same inputs: a search config and a store
         quick = str(CONFIGS / "search" / "train-quick.yaml")
         add(store_bad, "search", command, "--config", quick, "--data", "{bad}", "--out", "{out}")

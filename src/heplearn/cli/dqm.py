@@ -1,4 +1,4 @@
-"""``heplearn dqm train | evaluate | check | watch | history | certify``: maps to verdicts."""
+"""``heplearn dqm train | evaluate | check | watch | history | certify | serve``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from heplearn.cli.dqm_online import certify_command, history_command, watch_command
+from heplearn.cli.dqm_serve import serve_command
 from heplearn.config import load_config
 from heplearn.errors import ConfigError
 
@@ -199,3 +200,4 @@ def check_command(
 app.command(name="watch")(watch_command)
 app.command(name="history")(history_command)
 app.command(name="certify")(certify_command)
+app.command(name="serve")(serve_command)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from heplearn.dqm.history import History
 from heplearn.errors import ConfigError
@@ -24,6 +25,7 @@ from heplearn.errors import ConfigError
 __all__ = [
     "MAX_RANGE",
     "Override",
+    "apply_overrides",
     "golden_json",
     "good_lumisections",
     "merge_ranges",
@@ -73,15 +75,30 @@ def parse_override(text: str) -> Override:
 
 def good_lumisections(history: History) -> dict[int, set[int]]:
     """Run → its good lumisections, after the overrides."""
+    latest = (
+        (item["run"], item["lumisection"], item["verdict"])
+        for item in history.verdicts()
+        if item["run"] is not None and item["lumisection"] is not None
+    )
+    return apply_overrides(latest, history.overrides())
+
+
+def apply_overrides(
+    verdicts: Iterable[tuple[int, int, str]], overrides: Iterable[Mapping[str, Any]]
+) -> dict[int, set[int]]:
+    """Run → good lumisections from (run, ls, verdict) in the order recorded, then overrides.
+
+    The last verdict of a lumisection counts; overrides (rows with ``run``, ``first_ls``,
+    ``last_ls``, ``decision``) apply in the order given, so the latest decision wins.
+    """
     latest: dict[tuple[int, int], str] = {}
-    for item in history.verdicts():
-        if item["run"] is not None and item["lumisection"] is not None:
-            latest[(item["run"], item["lumisection"])] = item["verdict"]
+    for run, ls, verdict in verdicts:
+        latest[(run, ls)] = verdict
     good: dict[int, set[int]] = {}
     for (run, ls), verdict in latest.items():
         if verdict == "good":
             good.setdefault(run, set()).add(ls)
-    for override in history.overrides():
+    for override in overrides:
         span = range(override["first_ls"], override["last_ls"] + 1)
         chosen = good.setdefault(override["run"], set())
         if override["decision"] == "good":
