@@ -16,8 +16,8 @@
     counts: { colorscale: "Viridis" },
     expected: { colorscale: "Viridis" },
     reference: { colorscale: "Viridis" },
-    pull: { colorscale: "RdBu", reversescale: true, zmid: 0, zmin: -5, zmax: 5 },
-    ratio: { colorscale: "RdBu", reversescale: true, zmid: 1, zmin: 0, zmax: 2 },
+    pull: { colorscale: "RdBu", zmid: 0, zmin: -5, zmax: 5 },
+    ratio: { colorscale: "RdBu", zmid: 1, zmin: 0, zmax: 2 },
   };
 
   async function fetchDepth(depth) {
@@ -127,7 +127,7 @@
 
   function describe() {
     document.title = `Run ${view.run} ls ${view.lumisection} · heplearn DQM`;
-    document.getElementById("map-title").textContent = `Run ${view.run}, lumisection ${view.lumisection}: ${view.map}`;
+    document.getElementById("map-title").textContent = `Run ${view.run}, lumisection ${view.lumisection} (map ${view.map})`;
     const summary = document.getElementById("map-summary");
     const flaggedText = `${view.flagged.length} flagged channel${view.flagged.length === 1 ? "" : "s"}`;
     summary.replaceChildren(verdictSpan(view.verdict), ` · score ${score(view.score)} · ${flaggedText}`,
