@@ -37,6 +37,18 @@ def test_significance_is_the_exact_negative_binomial_tail() -> None:
     assert 5.1 < sidak_z(0.01, 60_000) < 5.3
 
 
+def test_a_dead_region_under_a_wide_extrapolation_is_still_in_the_far_tail() -> None:
+    # A dead supermodule (0 of ~33,000 expected) judged with α = 0.33 (the relative
+    # variance of a luminosity extrapolation from 5 maps): the Gaussian z is only −1.7,
+    # but the negative-binomial P(0) = (1 + α m)^(−1/α) ≈ 1e-12.
+    mean, alpha = np.array([33_000.0, 33_000.0]), np.array([0.33, 0.33])
+    z = significance(np.array([0.0, 30_000.0]), mean, alpha)
+    r = 1.0 / alpha[0]
+    assert z[0] == pytest.approx(special.ndtri(stats.nbinom.cdf(0, r, r / (r + mean[0]))))
+    assert z[0] < -6.5
+    assert abs(z[1]) < 1.0  # an ordinary 10 % dip stays ordinary
+
+
 def _small(n: int, seed: int, heavy: float = 0.0) -> MapSet:
     """40 × 60 maps, 5 × 5 block gains; ``heavy``: share of channels jumping ×(1 ± 0.5)."""
     rng = np.random.default_rng(seed)

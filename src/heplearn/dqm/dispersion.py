@@ -57,14 +57,18 @@ def significance(counts: Array, mean: Array, alpha: Array, alpha_sd: Array | Non
     """Signed Gaussian-equivalent significance of ``counts`` under NB(mean, var m + α m²).
 
     Positive above the mean (from P(X ≥ n)), negative below (from P(X ≤ n)); the exact
-    tail is computed where the Gaussian |z| exceeds ``PREFILTER_Z``, elsewhere the
-    Gaussian z stands (such channels are far from any threshold).
+    tail is computed where the Gaussian or the log-normal |z| exceeds ``PREFILTER_Z``,
+    elsewhere the Gaussian z stands (such channels are far from any threshold).
     """
     n = np.rint(counts)
     var = mean * (1.0 + alpha * mean)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, (n - mean) / np.sqrt(var), 0.0)
-    far = np.abs(z) > PREFILTER_Z
+    # The NB is skewed when α·m is large: a zero can be far in the tail while the Gaussian z
+    # is small (a dead region under a wide extrapolation). Its log-normal z catches those.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_z = np.log((n + 0.5) / (mean + 0.5)) / np.sqrt(np.log1p(alpha + 1.0 / (mean + 0.5)))
+    far = (np.abs(z) > PREFILTER_Z) | (np.abs(np.nan_to_num(log_z)) > PREFILTER_Z)
     if not far.any():
         return z
     m, a, k, zf = mean[far], np.maximum(alpha[far], 1e-12), n[far], z[far]
