@@ -8,6 +8,7 @@ request: maps are found through the verdict id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -40,6 +41,17 @@ def _store(request: Request) -> MapStore:
     return request.app.state.maps  # type: ignore[no-any-return]
 
 
+def _summary(request: Request, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per state of the history: the history only grows, so its last
+    verdict and override ids name its content, and a summary made for them stays true."""
+    cache = request.app.state.summaries
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found)
+    return found
+
+
 class Changes(BaseModel):
     last_verdict: int
     last_override: int
@@ -58,7 +70,9 @@ def runs(request: Request) -> dict[str, Any]:
     noisy, partial) / unreadable / no-statistics, unplaced verdicts (no lumisection),
     lumisections certified good after overrides, overrides and the last check time."""
     with queries.reading(_settings(request).history) as db:
-        return {"runs": queries.runs_summary(db), "changes": queries.changes(db)}
+        state = queries.changes(db)
+        key = ("runs", *state.values())
+        return {"runs": _summary(request, key, lambda: queries.runs_summary(db)), "changes": state}
 
 
 @router.get("/runs/{run}", summary="One run: its lumisections and certification")
@@ -67,11 +81,13 @@ def run(request: Request, run: RunNumber) -> dict[str, Any]:
     flagged-channel count, how often checked, certification (good/bad after overrides)
     and the override deciding it; unplaced verdicts; the run's good ranges and audit."""
     with queries.reading(_settings(request).history) as db:
-        found = queries.run_detail(db, run)
-        if found is None:
-            raise HTTPException(404, f"run {run} is not in the history")
-        found["changes"] = queries.changes(db)
-    return found
+        state = queries.changes(db)
+        found = _summary(
+            request, ("run", run, *state.values()), lambda: queries.run_detail(db, run)
+        )
+    if found is None:
+        raise HTTPException(404, f"run {run} is not in the history")
+    return {**found, "changes": state}
 
 
 @router.get("/maps/{verdict_id}", summary="One map: counts, expectation, pulls and flags")
@@ -150,7 +166,8 @@ def overrides(
 def golden(request: Request, download: bool = False) -> Response:
     """``{"RUN": [[first, last], ...]}`` as ``heplearn dqm certify --out`` writes it."""
     with queries.reading(_settings(request).history) as db:
-        text = golden_json(queries.good_by_run(db))
+        key = ("golden", *queries.changes(db).values())
+        text = _summary(request, key, lambda: golden_json(queries.good_by_run(db)))
     headers = {"Content-Disposition": 'attachment; filename="golden.json"'} if download else {}
     return Response(text, media_type="application/json", headers=headers)
 

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from heplearn import __version__
 from heplearn.dqm.dashboard import api, pages
-from heplearn.dqm.dashboard.mapdata import MapStore
+from heplearn.dqm.dashboard.mapdata import LruCache, MapStore
 from heplearn.dqm.dashboard.security import guard
 from heplearn.dqm.dashboard.settings import Settings
 from heplearn.errors import HeplearnError
@@ -19,6 +19,8 @@ from heplearn.errors import HeplearnError
 __all__ = ["STATIC", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
+#: Summaries kept (one per run page and state of the history).
+SUMMARY_ENTRIES = 256
 
 DESCRIPTION = """The JSON behind every view of the heplearn DQM dashboard: runs, a run's
 lumisections, a map with its expectation, pulls and flags, a channel across lumisections,
@@ -46,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.maps = MapStore(settings.maps, settings.dataset)
+    app.state.summaries = LruCache(SUMMARY_ENTRIES)  # runs table, run pages, golden JSON
     app.middleware("http")(guard(settings))
     app.add_exception_handler(sqlite3.Error, _history_error)
     app.add_exception_handler(HeplearnError, _history_error)

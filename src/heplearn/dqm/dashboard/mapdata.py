@@ -33,7 +33,7 @@ from heplearn.dqm.models import MapModel
 from heplearn.dqm.sources import load_maps
 from heplearn.errors import HeplearnError
 
-__all__ = ["MapStore", "MapUnavailableError", "outline_segments"]
+__all__ = ["LruCache", "MapStore", "MapUnavailableError", "outline_segments"]
 
 Array = np.ndarray[Any, Any]
 
@@ -54,7 +54,7 @@ class MapUnavailableError(Exception):
         self.reason = reason
 
 
-class _Cache:
+class LruCache:
     """A thread-safe LRU cache bounded by the summed ``size`` of its values."""
 
     def __init__(self, budget: int, size: Callable[[Any], int] = lambda _: 1) -> None:
@@ -63,6 +63,7 @@ class _Cache:
         self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
         self._used = 0
         self._lock = threading.Lock()
+        self._pending: dict[Any, threading.Lock] = {}
 
     def get(self, key: Any) -> Any:
         with self._lock:
@@ -71,6 +72,24 @@ class _Cache:
                 return None
             self._items.move_to_end(key)
             return found[0]
+
+    def get_or_compute(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """The cached value, or ``compute()``'s, computed once however many threads ask at once."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            pending = self._pending.setdefault(key, threading.Lock())
+        try:
+            with pending:
+                found = self.get(key)
+                if found is None:
+                    found = compute()
+                    self.put(key, found)
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+        return found
 
     def put(self, key: Any, value: Any) -> None:
         size = self.size(value)
@@ -122,10 +141,10 @@ class MapStore:
     def __init__(self, maps_dir: Path | None, dataset: str | None = None) -> None:
         self.maps_dir = None if maps_dir is None else maps_dir.resolve()
         self.dataset = dataset
-        self._files = _Cache(FILE_CACHE_BYTES, lambda maps: int(maps.counts.nbytes))
-        self._hashes = _Cache(4096)
-        self._models = _Cache(MODEL_CACHE_ENTRIES)
-        self._views = _Cache(VIEW_CACHE_ENTRIES)
+        self._files = LruCache(FILE_CACHE_BYTES, lambda maps: int(maps.counts.nbytes))
+        self._hashes = LruCache(4096)
+        self._models = LruCache(MODEL_CACHE_ENTRIES)
+        self._views = LruCache(VIEW_CACHE_ENTRIES)
 
     # ---- files ----
 
@@ -165,17 +184,17 @@ class MapStore:
                     f"map file {row['file']} changed since it was checked (another SHA-256); "
                     "its new content has its own verdicts once dqm watch sees it",
                 )
-        maps = self._files.get(key)
-        if maps is None:
+
+        def read() -> MapSet:
             try:
-                maps = load_maps(path, self.dataset)
+                return load_maps(path, self.dataset)
             except HeplearnError as err:
                 raise MapUnavailableError(409, f"map file no longer reads: {err.message}") from err
             except Exception as err:  # a damaged file can make the readers raise anything
                 reason = f"{type(err).__name__}: {err}"
                 raise MapUnavailableError(409, f"map file {row['file']}: {reason}") from err
-            self._files.put(key, maps)
-        return maps, key
+
+        return self._files.get_or_compute(key, read), key
 
     def _index(self, maps: MapSet, row: dict[str, Any]) -> int:
         """The map's index in its file: its position among the file's verdicts, or its name."""
@@ -195,13 +214,10 @@ class MapStore:
             key = (model_run, meta.stat().st_mtime_ns)
         except OSError:
             return None, f"the model run {model_run} is gone: no expectation, the map only"
-        found = self._models.get(key)
-        if found is None:
-            try:
-                found = load_run_model(Path(model_run))
-            except HeplearnError as err:
-                return None, f"the model run cannot be read ({err.message}): the map only"
-            self._models.put(key, found)
+        try:  # loaded once, however many requests ask for it at once
+            found = self._models.get_or_compute(key, lambda: load_run_model(Path(model_run)))
+        except HeplearnError as err:
+            return None, f"the model run cannot be read ({err.message}): the map only"
         return found, None
 
     def _expectation(self, model_run: str, maps: MapSet) -> tuple[Expectation | None, str]:
