@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import uproot
 
+from heplearn.data import open_store
 from heplearn.data.writer import StoreWriter
 from heplearn.dqm.history import open_history
 
@@ -49,6 +50,9 @@ NAN_STORE = Bad("nan.h5", "truth/energy")
 NEGATIVE_MAPS = Bad("negative-maps.h5", "negative")
 #: A copy of the session's calibration store with a NaN in one field (see ``add_nan``).
 GUN_NAN = Bad("gun-nan", "scalars/e_acc")
+#: The guns' scalars as simulated with another geometry, and without one scalar (calib compare).
+GUN_OTHER_GEOMETRY = Bad("gun-cms.h5", "cms-ecal")
+GUN_FEWER_SCALARS = Bad("gun-no-f0.h5", "missing scalars f0")
 #: Config kind → (a field, a value of the wrong type for it).
 WRONG_TYPE = {
     "calib-train": ("epochs", "trainer: {epochs: many}"),
@@ -142,6 +146,21 @@ def add_nan(store: Path, folder: Path) -> Path:
     with h5py.File(sorted(copy.glob("shard-*.h5"))[0], "r+") as handle:
         handle["scalars/e_acc"][3] = np.nan
     return copy
+
+
+def add_gun_variants(store: Path, folder: Path) -> None:
+    """The scalars and event ids of ``store`` with another geometry, and without scalars/f0."""
+    source = open_store(store)
+    fields = [n for n in source.schema if n.startswith("scalars/")] + ["event/id"]
+    columns = source.read(fields)
+    config = str(source.provenance.get("config", ""))
+    other = config.replace("geometry: atlas-lar", "geometry: cms-ecal")
+    assert other != config
+    with StoreWriter(folder / GUN_OTHER_GEOMETRY.name, provenance={"config": other}) as writer:
+        writer.append(columns)
+    fewer = {k: v for k, v in columns.items() if k != "scalars/f0"}
+    with StoreWriter(folder / GUN_FEWER_SCALARS.name, provenance=source.provenance) as writer:
+        writer.append(fewer)
 
 
 def make_corpus(folder: Path) -> Path:

@@ -15,13 +15,16 @@ import pytest
 import yaml
 from corpus import (
     DATA,
+    GUN_FEWER_SCALARS,
     GUN_NAN,
+    GUN_OTHER_GEOMETRY,
     HISTORIES,
     NAN_STORE,
     NEGATIVE_MAPS,
     NO_FOLDER,
     RUNS,
     Bad,
+    add_gun_variants,
     add_nan,
     configs,
     make_corpus,
@@ -89,6 +92,10 @@ def _cases() -> list[Case]:
     # A corrections file is JSON, not a store: the corpus' field-level damage does not apply.
     not_json = [b for b in data if not b.field]
     add(not_json, "calib", "correct", "--corrections", "{bad}", "--data", "{gun}", "--out", "{out}")
+    compare = ("calib", "compare", "--out", "{out}")
+    mc_bad = [*store_bad, GUN_NAN, GUN_OTHER_GEOMETRY, GUN_FEWER_SCALARS]
+    add(mc_bad, *compare, "--mc", "{bad}", "--data", "{gun}")
+    add([*store_bad, GUN_NAN], *compare, "--mc", "{gun}", "--data", "{bad}")
     add(runs, "calib", "export", "--run", "{bad}", "--out", "{out}.onnx")
     add(
         [*data, NEGATIVE_MAPS],
@@ -218,6 +225,8 @@ def test_bad_input_is_one_clear_error(
             values[name] = str(request.getfixturevalue(fixture))
     if case.bad == GUN_NAN and not bad.exists():
         add_nan(request.getfixturevalue("gun_store"), corpus)
+    if case.bad in (GUN_OTHER_GEOMETRY, GUN_FEWER_SCALARS) and not bad.exists():
+        add_gun_variants(request.getfixturevalue("gun_store"), corpus)
     result = cli(*(a.format(**values) for a in case.argv))
     lines = result.err.strip().splitlines()
     assert result.code == 1, (result.code, result.err)

@@ -293,6 +293,16 @@ CASES = [
         folder=False,
     ),
     Case(
+        "compare",
+        lambda get, out: (
+            [
+                *("calib", "compare", "--mc", get("zee_store"), "--data", get("zee_store")),
+                *("--out", out, "--bootstrap", "10"),
+            ]
+        ),
+        ("heplearn.report.html:HtmlReport.write", lambda original: _fail),
+    ),
+    Case(
         "dqm-run",
         lambda get, out: ["dqm", "train", "--model", "qtest", "-d", get("dqm_store"), "-o", out],
         ("heplearn.dqm.train:dump_config", lambda original: _fail),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ class CalibRun:
         config = parse_config(
             CalibTrainConfig, yaml.safe_load(folder.config.read_text()), str(folder.config)
         )
+        if config.features.mc_to_data is not None and folder.mc_to_data.is_file():
+            # The run's own copy: the file the config named may have moved or changed.
+            features = dataclasses.replace(config.features, mc_to_data=str(folder.mc_to_data))
+            config = dataclasses.replace(config, features=features)
         scalers = ScalerSet.load(folder.scalers)
         bdt = load_bdt(folder.bdt) if config.bdt is not None else None
         model = None

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from heplearn.calib.quantile_mapping import MappingTransform, load_transform
 from heplearn.calib.upsampling import image_layers, plan_for_store, store_geometry
 from heplearn.config import register_config, setting
 from heplearn.data.reader import Store, open_store
@@ -104,6 +105,12 @@ class FeatureConfig:
         False,
         doc="feed q·x for the charge-odd scalars (CHARGE_ODD_SCALARS) and q·(q_track·pT) for "
         "the tracks, q the charge of the best-matched track (no track: +1)",
+    )
+    mc_to_data: str | None = setting(
+        None,
+        doc="a transform written by 'calib compare' (mc_to_data_*.json): the scalars of "
+        "simulation (stores with truth/energy) are mapped to the data's distributions before "
+        "they are fed; stores without truth (data) are read as they are",
     )
     image_scaling: Literal["none", "robust", "per-event"] = setting(
         "per-event",
@@ -269,11 +276,20 @@ def _bad_rows(values: Array) -> int:
 
 
 def _fill_scalars_and_tracks(
-    out: dict[str, Array], rows: slice, batch: dict[str, Any], config: FeatureConfig
+    out: dict[str, Array],
+    rows: slice,
+    batch: dict[str, Any],
+    config: FeatureConfig,
+    transform: MappingTransform | None,
 ) -> None:
     charge = _cluster_charge(batch) if config.charge_symmetric else None
+    scalars = {name: batch[f"scalars/{name}"] for name in config.scalars}
+    if transform is not None:
+        # The kinematics of a conditional map are always read, fed or not.
+        kinematics = {name: batch[f"scalars/{name}"] for name in ("e_acc", "eta")}
+        scalars = transform.apply({**kinematics, **scalars}, batch["event/id"])
     for s, name in enumerate(config.scalars):
-        out["scalars"][rows, s] = batch[f"scalars/{name}"]
+        out["scalars"][rows, s] = scalars[name]
         if charge is not None and name in CHARGE_ODD_SCALARS:
             out["scalars"][rows, s] *= charge
     if config.tracks:
@@ -313,6 +329,10 @@ def load_features(
     plan = plan_for_store(store, layers)
     channels = [*layers, *(f"time/{name}" for name in layers if config.time_gate)]
     out = _allocate(store, config, len(channels), plan.grid)
+    # MC scalars mapped to data (histogram equalisation); a store without truth is data.
+    transform = None
+    if config.mc_to_data is not None and "truth/energy" in store.schema:
+        transform = load_transform(config.mc_to_data)
     if "truth/energy" not in labels:
         out["e_truth"][:] = np.nan
     mu_field = _mu_field(store)
@@ -330,7 +350,7 @@ def load_features(
             if config.time_gate:
                 time = batch[f"time/{name}"]
                 out["images"][rows, len(layers) + c] = plan.upsample(name, time, conserve=False)
-        _fill_scalars_and_tracks(out, rows, batch, config)
+        _fill_scalars_and_tracks(out, rows, batch, config, transform)
         out["e_acc"][rows] = batch["scalars/e_acc"]
         if "truth/energy" in batch:
             out["e_truth"][rows] = batch["truth/energy"]

@@ -11,7 +11,7 @@ import yaml
 from heplearn.data.reader import Store
 from heplearn.errors import ConfigError, DataError
 
-__all__ = ["METHODS", "check_same_geometry", "method_energies"]
+__all__ = ["METHODS", "check_same_geometry", "geometry_name", "method_energies"]
 
 Array = np.ndarray[Any, Any]
 
@@ -59,7 +59,7 @@ def method_energies(store: Store, method: str, run: Path | None, where: str) -> 
     return calib_run.energy(features, method)
 
 
-def _geometry_name(store: Store) -> str | None:
+def geometry_name(store: Store) -> str | None:
     text = store.provenance.get("config")
     try:
         config = yaml.safe_load(text) if isinstance(text, str) else None
@@ -71,7 +71,7 @@ def _geometry_name(store: Store) -> str | None:
 
 def check_same_geometry(data: Store, mc: Store) -> None:
     """Refuse an MC store simulated with another geometry than the data (where both say)."""
-    ours, theirs = _geometry_name(data), _geometry_name(mc)
+    ours, theirs = geometry_name(data), geometry_name(mc)
     if ours is not None and theirs is not None and Path(ours).stem != Path(theirs).stem:
         raise DataError(
             f"MC geometry '{theirs}' differs from the data's '{ours}'",

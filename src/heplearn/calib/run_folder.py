@@ -2,7 +2,8 @@
 
 ``config.yaml`` (resolved config), ``run.json`` (data, split, input names and shapes),
 ``scalers.json``, ``input_ranges.json`` (training range and 0.1/99.9 % quantiles of each
-scalar, for the coverage check of ``calib evaluate``), ``bdt.json`` (XGBoost JSON) and
+scalar, for the coverage check of ``calib evaluate``), ``mc_to_data.json`` (a copy of
+the ``features.mc_to_data`` transform, which evaluation uses), ``bdt.json`` (XGBoost JSON) and
 ``network/`` (checkpoints, best weights, ``metrics.jsonl``).  Nothing in it is pickled.
 """
 
@@ -61,6 +62,11 @@ class RunFolder:
     @property
     def input_ranges(self) -> Path:
         return self.path / "input_ranges.json"
+
+    @property
+    def mc_to_data(self) -> Path:
+        """The run's copy of the features.mc_to_data transform (when the config sets one)."""
+        return self.path / "mc_to_data.json"
 
     @property
     def bdt(self) -> Path:

@@ -28,13 +28,14 @@ from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
 from heplearn.calib.objective import calib_objective
 from heplearn.calib.resolution_metrics import eiqr
+from heplearn.calib.run_folder import RunFolder
 from heplearn.calib.run_staging import publish_run, resume_source, run_lock, start_run
 from heplearn.calib.scalers import ScalerSet
 from heplearn.calib.targets import make_target
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import config_to_dict, dump_config
 from heplearn.data.held_out import record_training
-from heplearn.errors import DataError
+from heplearn.errors import ConfigError, DataError
 from heplearn.training import TensorSet, TrainResult, fit, seed_everything
 
 __all__ = [
@@ -185,6 +186,23 @@ def train_calib(
         )
 
 
+def _keep_transform(config: CalibTrainConfig, folder: RunFolder) -> None:
+    """Copy the features.mc_to_data transform into the run (evaluation reads the copy)."""
+    source = config.features.mc_to_data
+    if source is None:
+        return
+    text = Path(source).read_bytes()
+    copy = folder.mc_to_data
+    if copy.is_file() and copy.read_bytes() != text:
+        raise ConfigError(
+            "changed MC-to-data transform on resume",
+            source,
+            f"it differs from the run's copy {copy}",
+            "resume with the transform the run was started with, or start a new run",
+        )
+    copy.write_bytes(text)
+
+
 def _train_locked(
     config: CalibTrainConfig,
     data: Path,
@@ -204,6 +222,7 @@ def _train_locked(
     features = split.features
     target = make_target(features.e_truth, features.e_acc, config.target)
     folder.config.write_text(dump_config(config))
+    _keep_transform(config, folder)
     shapes = shapes_of(features)
     seen = np.concatenate([split.train, split.val])
     identity = record_training(data, cluster_keys(features)[seen], folder.path)
