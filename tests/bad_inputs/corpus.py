@@ -53,6 +53,8 @@ GUN_NAN = Bad("gun-nan", "scalars/e_acc")
 #: The guns' scalars as simulated with another geometry, and without one scalar (calib compare).
 GUN_OTHER_GEOMETRY = Bad("gun-cms.h5", "cms-ecal")
 GUN_FEWER_SCALARS = Bad("gun-no-f0.h5", "missing scalars f0")
+#: A copy of the corpus' search store whose signal events all weigh 0 (see ``zero_signal``).
+ZERO_SIGNAL = Bad("search-zero-signal", "signal with zero expected events in every bin")
 #: Config kind → (a field, a value of the wrong type for it).
 WRONG_TYPE = {
     "calib-train": ("epochs", "trainer: {epochs: many}"),
@@ -137,6 +139,18 @@ def _histories(folder: Path) -> None:
         db.execute("UPDATE heplearn_history SET value = '99' WHERE key = 'schema_version'")
         db.commit()
     (folder / "watch-folder").mkdir()
+
+
+def zero_signal(store: Path, folder: Path) -> Path:
+    """Copy the sharded search ``store`` to ``folder/search-zero-signal``, signal weights 0."""
+    copy = folder / ZERO_SIGNAL.name
+    shutil.copytree(store, copy)
+    for shard in sorted(copy.glob("shard-*.h5")):
+        with h5py.File(shard, "r+") as handle:
+            weight = handle["event/weight"][...]
+            weight[handle["event/is_signal"][...] == 1] = 0.0
+            handle["event/weight"][...] = weight
+    return copy
 
 
 def add_nan(store: Path, folder: Path) -> Path:

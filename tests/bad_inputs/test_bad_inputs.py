@@ -23,11 +23,13 @@ from corpus import (
     NEGATIVE_MAPS,
     NO_FOLDER,
     RUNS,
+    ZERO_SIGNAL,
     Bad,
     add_gun_variants,
     add_nan,
     configs,
     make_corpus,
+    zero_signal,
 )
 
 from conftest import CliResult
@@ -147,6 +149,7 @@ def _cases() -> list[Case]:
         )
     add(runs, "search", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
     add(store_bad, "search", "evaluate", "--run", "{srun}", "--data", "{bad}", "--out", "{out}")
+    add([ZERO_SIGNAL], "search", "evaluate", "--run", "{srun}", "--data", "{bad}", "--out", "{out}")
     for kind, command in (
         ("calib-sample", "calib"),
         ("dqm-sample", "dqm"),
@@ -227,6 +230,8 @@ def test_bad_input_is_one_clear_error(
         add_nan(request.getfixturevalue("gun_store"), corpus)
     if case.bad in (GUN_OTHER_GEOMETRY, GUN_FEWER_SCALARS) and not bad.exists():
         add_gun_variants(request.getfixturevalue("gun_store"), corpus)
+    if case.bad == ZERO_SIGNAL and not bad.exists():
+        zero_signal(corpus / "search-store", corpus)
     result = cli(*(a.format(**values) for a in case.argv))
     lines = result.err.strip().splitlines()
     assert result.code == 1, (result.code, result.err)

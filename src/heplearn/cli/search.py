@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["app", "significance_table"]
+__all__ = ["app", "likelihood_table", "significance_table"]
 
 app = typer.Typer(
     help="New-physics search: cut-and-count vs classifiers, significance per signal point.",
@@ -47,6 +47,52 @@ def significance_table(metrics: dict[str, Any], title: str) -> Table:
             fmt(metrics["ratio_best_ml_vs_optimised_cuts"].get(point)),
         )
     return table
+
+
+def likelihood_table(metrics: dict[str, Any]) -> Table | None:
+    """The headline: likelihood Z and [expected 95 % CLs limit on μ] per point and method."""
+    from heplearn.search.likelihood_report import settings_line
+
+    results = metrics.get("likelihood")
+    if not results:
+        return None
+    methods = list(metrics["methods"])
+    limits = " [expected 95 % CLs limit on μ]" if metrics["likelihood_settings"]["limits"] else ""
+    table = Table(
+        title=escape(f"Profile-likelihood expected Z{limits}, ee + μμ; {settings_line(metrics)}")
+    )
+    for column in ("signal point", *(_SHORT.get(m, m) for m in methods)):
+        table.add_column(column)
+
+    def cell(entry: dict[str, Any] | None) -> str:
+        if entry is None or entry["z_expected"] is None:
+            return "–"
+        limit = entry.get("limit_expected")
+        return f"{entry['z_expected']:.3g}" + ("" if limit is None else f" [{limit:.3g}]")
+
+    for point, by_method in results.items():
+        table.add_row(point, *(cell(by_method.get(m)) for m in methods))
+    return table
+
+
+def _print_results(metrics: dict[str, Any], out: Path) -> None:
+    console = Console()
+    headline = likelihood_table(metrics)
+    if headline is not None:
+        console.print(headline)
+    console.print(significance_table(metrics, _z_title(metrics)))
+    for warning in [*metrics["warnings"], *metrics.get("likelihood_warnings", [])]:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    low = metrics.get("low_statistics") or []
+    if low:
+        limit = metrics["likelihood_settings"]["min_effective_events"]
+        console.print(
+            f"[yellow]warning:[/yellow] {len(low)} selected background bin(s) rest on fewer "
+            f"than {limit:g} effective simulated events, e.g. {escape(low[0])} "
+            "(all in the report)",
+            soft_wrap=True,
+        )
+    console.print(f"report: {out / 'report.html'}")
 
 
 def _z_title(metrics: dict[str, Any]) -> str:
@@ -110,7 +156,7 @@ def evaluate_command(
     out: Path = typer.Option(..., "--out", "-o", help="Evaluation folder to write."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
 ) -> None:
-    """Z, yields, ROC/AUC, KS overtraining check, Z vs threshold, report — on held-out events.
+    """Likelihood Z and limits (pyhf, ee + μμ), Asimov Z, yields, ROC/AUC, KS check, report.
 
     On the store the run was trained on only its test split is used; another store is
     evaluated whole.
@@ -126,11 +172,7 @@ def evaluate_command(
     check_output(out, overwrite)
     evaluation = evaluate_search(run, data)
     write_search_evaluation(evaluation, out, overwrite=overwrite)
-    console = Console()
-    console.print(significance_table(evaluation.metrics, _z_title(evaluation.metrics)))
-    for warning in evaluation.metrics["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
-    console.print(f"report: {out / 'report.html'}")
+    _print_results(evaluation.metrics, out)
 
 
 @app.command(name="scan")
@@ -156,8 +198,4 @@ def scan_command(
     settings = load_config(SearchTrainConfig, config)
     check_output(out, overwrite)
     evaluation = scan_search(settings, data, out, overwrite=overwrite, progress=True, echo=_echo)
-    console = Console()
-    console.print(significance_table(evaluation.metrics, _z_title(evaluation.metrics)))
-    for warning in evaluation.metrics["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
-    console.print(f"report: {out / 'report.html'}")
+    _print_results(evaluation.metrics, out)

@@ -11,13 +11,16 @@ Per point and method: the Asimov Z with the run's σ_b
 (thesis cuts, optimised cuts, each classifier at its validation threshold), s, b and MC
 event counts, the weighted AUC (negative weights kept), the binned significance over the
 score, the train-vs-test Kolmogorov–Smirnov overtraining check per class, Z against the
-score threshold, and the XGBoost gain importances.
+score threshold, and the XGBoost gain importances.  The headline is the profile likelihood
+of every selection (:mod:`heplearn.search.likelihood_eval`: ee + μμ pyhf fit with MC
+statistics, normalisation and luminosity uncertainties; expected Z and 95 % CLs limit on μ);
+the Asimov Z stays as the quick figure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,9 @@ from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.saved_json import read_saved_json
 from heplearn.errors import DataError
 from heplearn.report.metrics_json import json_safe
-from heplearn.search.cuts import THESIS_CUTS, Cut, cut_and_count
+from heplearn.search.cuts import THESIS_CUTS, Cut, apply_cuts
+from heplearn.search.likelihood import Workspace
+from heplearn.search.likelihood_eval import check_signal, point_likelihood, ranking
 from heplearn.search.models import Classifier, load_classifier
 from heplearn.search.observables import EventTable
 from heplearn.search.padding import JetMeans
@@ -71,6 +76,8 @@ class SearchEvaluation:
     metrics: dict[str, Any]
     scores: dict[str, dict[str, MethodScores]]  # point → method → scores
     config: SearchTrainConfig
+    #: point → method → the pyhf workspace of that selection.
+    workspaces: dict[str, dict[str, Workspace]] = field(default_factory=dict)
 
 
 def _read_run(run: Path) -> tuple[dict[str, Any], SearchTrainConfig]:
@@ -240,15 +247,27 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
         metrics[key] = {}
     for key in ("ratio_best_ml_vs_thesis_cuts", "ratio_best_ml_vs_optimised_cuts"):
         metrics[key] = {}
+    for key in ("likelihood", "likelihood_ranking"):
+        metrics[key] = {}
+    metrics["low_statistics"], metrics["likelihood_warnings"] = [], []
     arrays: dict[str, dict[str, MethodScores]] = {}
+    workspaces: dict[str, dict[str, Workspace]] = {}
     for point in points:
         events = point_events(table, point.name)
+        check_signal(events, point.name, str(data))
         metrics["events"].setdefault("signal", {})[point.name] = int(events.is_signal.sum())
-        z, yields, cuts = _cut_methods(events, info, point.name, sigma_b)
+        z, yields, cuts, selections = _cut_methods(events, info, point.name, sigma_b)
         metrics["cuts"][point.name] = cuts
         arrays[point.name] = _ml_methods(
             run, events, models, point, info, features, sigma_b, z, yields, metrics
         )
+        selections.update({m: a.scores >= a.threshold for m, a in arrays[point.name].items()})
+        fitted = point_likelihood(events, selections, point.name, config.likelihood, sigma_b)
+        metrics["likelihood"][point.name] = fitted.metrics
+        metrics["likelihood_ranking"][point.name] = ranking(fitted.metrics)
+        metrics["likelihood_warnings"] += fitted.warnings
+        metrics["low_statistics"] += fitted.low_statistics
+        workspaces[point.name] = fitted.workspaces
         metrics["significance"][point.name] = z
         metrics["significance_with_mc_stat"][point.name] = {
             method: yields[method]["z_with_mc_stat"] for method in z
@@ -263,12 +282,18 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
             ("ratio_best_ml_vs_optimised_cuts", "optimised_cuts"),
         ):
             metrics[key][point.name] = _ratio(best_z, z.get(method, float("nan")))
-    return SearchEvaluation(json_safe(metrics), arrays, config)
+    metrics["likelihood_settings"] = {
+        **dataclasses.asdict(config.likelihood),
+        "normalisation": config.likelihood.normalisation
+        if config.likelihood.normalisation is not None
+        else sigma_b,
+    }
+    return SearchEvaluation(json_safe(metrics), arrays, config, workspaces)
 
 
 def _cut_methods(
     events: EventTable, info: dict[str, Any], point: str, sigma_b: float
-) -> tuple[dict[str, float], dict[str, Any], dict[str, list[str]]]:
+) -> tuple[dict[str, float], dict[str, Any], dict[str, list[str]], dict[str, Array]]:
     everything = count(np.ones(len(events), bool), events.weight, events.is_signal, sigma_b)
     yields: dict[str, Any] = {"before_cuts": everything.to_dict()}
     z: dict[str, float] = {}
@@ -277,14 +302,16 @@ def _cut_methods(
         saved = info["cuts"][point].get("optimised_cuts", [])
         chosen["optimised_cuts"] = [Cut(c["variable"], c["op"], float(c["value"])) for c in saved]
     cuts: dict[str, list[str]] = {}
+    masks: dict[str, Array] = {}
     for method, selection in chosen.items():
         if method not in info["methods"]:
             continue
-        result = cut_and_count(events, selection, sigma_b)
+        masks[method] = apply_cuts(events, selection)
+        result = count(masks[method], events.weight, events.is_signal, sigma_b)
         z[method] = result.z
         yields[method] = result.to_dict()
         cuts[method] = [c.describe() for c in selection]
-    return z, yields, cuts
+    return z, yields, cuts, masks
 
 
 def _ml_methods(  # noqa: PLR0917

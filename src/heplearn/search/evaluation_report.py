@@ -1,10 +1,13 @@
 """The search evaluation folder: ``metrics.json``, PNG/PDF figures and ``report.html``.
 
-Figures: the ROC of every classifier per signal point (cut-and-count working points as
-markers), train-vs-test score distributions per class with their KS p-values, Z against
-the score threshold, the Z of every method per point side by side, and the XGBoost gain
-importances.  Tables: significance, AUC, binned significance, yields, KS, cuts, and the
-training warnings (the thesis' raw-MC-weight collapse).
+Headline: the profile-likelihood Z and expected limits per point and method, and the ee /
+μμ / combined table (:mod:`heplearn.search.likelihood_report`), with every selection's pyhf
+workspace under ``workspaces/``.  Figures: the ROC of every classifier per signal point
+(cut-and-count working points as markers), train-vs-test score distributions per class
+with their KS p-values, Z against the score threshold, the Z of every method per point
+side by side, and the XGBoost gain importances.  Tables: significance, AUC, binned
+significance, yields, KS, cuts, and the training warnings (the thesis' raw-MC-weight
+collapse).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
 from heplearn.report.metrics_json import write_metrics_json
 from heplearn.search.evaluate import MethodScores, SearchEvaluation, z_curve
+from heplearn.search.likelihood_report import likelihood_sections, write_workspaces
 from heplearn.search.significance import z_statistical_error
 from heplearn.stats import roc_curve
 from heplearn.stats.auc_error import auc_error
@@ -212,7 +216,9 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
     methods = list(metrics["methods"])
     points = list(metrics["significance"])
     ml = [m for m in methods if m in metrics["auc"].get(points[0], {})] if points else []
-    report.heading(f"Asimov significance Z [σ] per signal point (σ_b = {metrics['sigma_b']:g})")
+    report.heading(
+        f"Quick figure: Asimov significance Z [σ] per signal point (σ_b = {metrics['sigma_b']:g})"
+    )
     report.paragraph(
         "± : the 1σ error of Z from the finite simulated sample (s from its event count, b "
         "from √Σw²); a difference between methods within these errors does not rank them."
@@ -302,6 +308,7 @@ def write_evaluation_files(evaluation: SearchEvaluation, folder: Path) -> Path:
     """Write ``metrics.json``, the figures and ``report.html`` into the existing ``folder``."""
     metrics = evaluation.metrics
     write_metrics_json(folder / "metrics.json", metrics)
+    write_workspaces(evaluation, folder)
     report = HtmlReport("New-physics search: significance per signal point and method")
     report.paragraph(
         f"{metrics['events']['evaluated']} preselected events ({metrics['selection']}) of "
@@ -311,6 +318,7 @@ def write_evaluation_files(evaluation: SearchEvaluation, folder: Path) -> Path:
     report.heading("Training warnings")
     for warning in metrics["warnings"] or ["none"]:
         report.paragraph(warning)
+    likelihood_sections(report, metrics)
     _tables(report, metrics)
     figures: list[tuple[Path | None, str]] = [
         (_side_by_side(metrics, folder), "Z per signal point, every method"),

@@ -28,6 +28,7 @@ s/b is not small: +0.1 % at s/b = 0.01, +1.5 % at s/b = 0.1 (σ_b = 10 %).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -43,6 +44,7 @@ from heplearn.search.channels import CHANNEL_LABELS, ChannelHists, SampleHist
 __all__ = [
     "LUMINOSITY_UNCERTAINTY",
     "POI",
+    "FitError",
     "LikelihoodResult",
     "Uncertainties",
     "Workspace",
@@ -58,6 +60,14 @@ LUMINOSITY_UNCERTAINTY = 0.017
 POI = "mu"
 #: CLs level of the upper limits.
 CLS_LEVEL = 0.05
+
+
+class FitError(RuntimeError):
+    """pyhf's minimiser did not converge on a workspace."""
+
+
+class _UnstableError(RuntimeError):
+    """The CLs curve is not smooth in μ: unstable fits, no reliable limit."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,8 @@ class LikelihoodResult:
     limit_expected: tuple[float, ...] = ()
     z_observed: float | None = None
     limit_observed: float | None = None
+    #: Why there are no limits although they were asked for (unstable fits).
+    limit_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         band = list(self.limit_expected)
@@ -267,6 +279,7 @@ class LikelihoodResult:
             "limit_expected_band": band,
             "z_observed": self.z_observed,
             "limit_observed": self.limit_observed,
+            "limit_note": self.limit_note,
         }
 
 
@@ -276,6 +289,12 @@ def _pyhf() -> Any:
 
     if pyhf.tensorlib.name != "numpy":
         pyhf.set_backend("numpy")
+    # A failed minimisation is logged by pyhf with the whole fit result; it reaches the
+    # user as FitError (one line) instead.
+    quiet = logging.getLogger("pyhf")
+    if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
     return pyhf
 
 
@@ -306,9 +325,14 @@ def _cls_curves(model: Any, data: Any, mus: Array) -> Array:
     pyhf = _pyhf()
     rows = []
     for mu in mus:
-        observed, expected = pyhf.infer.hypotest(float(mu), data, model, return_expected_set=True)
+        # Far above the limit CLs+b and CLb both underflow: 0/0, taken as excluded (CLs = 0).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            observed, expected = pyhf.infer.hypotest(
+                float(mu), data, model, return_expected_set=True
+            )
         rows.append([float(observed), *(float(e) for e in expected)])
-    return np.asarray(rows).T
+    curves: Array = np.nan_to_num(np.asarray(rows).T, nan=0.0)
+    return curves
 
 
 def _crossing(mus: Array, cls: Array) -> float:
@@ -329,7 +353,8 @@ def _limits(model: Any, data: Any, n_points: int) -> tuple[float, list[float]]:
     every curve crosses 0.05; interpolating log CLs in log μ on 10 points agrees with
     pyhf's root-finding ``upper_limit`` to < 0.1 % at a quarter of its hypotests.
     """
-    estimate = float(model.config.suggested_bounds()[model.config.poi_index][1]) / 100.0
+    bound = float(model.config.suggested_bounds()[model.config.poi_index][1])
+    estimate = bound / 100.0
     mus = estimate * np.geomspace(0.25, 4.0, n_points)
     curves = _cls_curves(model, data, mus)
     for _ in range(6):
@@ -339,18 +364,36 @@ def _limits(model: Any, data: Any, n_points: int) -> tuple[float, list[float]]:
         step = mus[-1] / mus[-2]
         if high:
             more = mus[-1] * step ** np.arange(1, 4)
+            if more[-1] > bound:
+                raise _UnstableError(f"CLs stays above {CLS_LEVEL} up to μ = {mus[-1]:.3g}")
             mus, curves = np.r_[mus, more], np.c_[curves, _cls_curves(model, data, more)]
         if low:
             fewer = mus[0] / step ** np.arange(3, 0, -1)
             mus, curves = np.r_[fewer, mus], np.c_[_cls_curves(model, data, fewer), curves]
+    if np.any(np.diff(curves, axis=1) > 0.02):
+        raise _UnstableError("CLs rises with μ somewhere on the scan")
     limits = [_crossing(mus, c) for c in curves]
+    # The interpolation assumes a smooth curve; where fits jump it is not: check the median.
+    median = float(_cls_curves(model, data, np.array([limits[3]]))[3, 0])
+    if abs(median - CLS_LEVEL) > 0.01:
+        raise _UnstableError(f"CLs = {median:.3g} at the interpolated median limit")
     return limits[0], limits[1:]
 
 
 def fit_workspace(
     workspace: Workspace, *, limits: bool = True, n_points: int = 10
 ) -> LikelihoodResult:
-    """Expected (and with data, observed) Z and 95 % CLs limits on μ of ``workspace``."""
+    """Expected (and with data, observed) Z and 95 % CLs limits on μ of ``workspace``.
+
+    Raises :class:`FitError` when a minimisation does not converge.
+    """
+    try:
+        return _fit(workspace, limits, n_points)
+    except _pyhf().exceptions.FailedMinimization as err:
+        raise FitError(str(err).splitlines()[0] if str(err) else "FailedMinimization") from err
+
+
+def _fit(workspace: Workspace, limits: bool, n_points: int) -> LikelihoodResult:
     model, data = _model(workspace.spec)
     nominal = model.config.suggested_init()
     nominal[model.config.poi_index] = 1.0
@@ -363,7 +406,12 @@ def fit_workspace(
         nominal[model.config.poi_index] = 0.0
         background_only = model.expected_data(nominal)
     if limits:
-        _, band = _limits(model, background_only, n_points)
-        if not workspace.asimov:
-            limit_observed, _ = _limits(model, data, n_points)
+        try:
+            _, band = _limits(model, background_only, n_points)
+            if not workspace.asimov:
+                limit_observed, _ = _limits(model, data, n_points)
+        except (_UnstableError, _pyhf().exceptions.FailedMinimization) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            note = f"no limit: {reason} (unstable fits; too few simulated background events?)"
+            return LikelihoodResult(z_expected, (), z_observed, None, note)
     return LikelihoodResult(z_expected, tuple(band), z_observed, limit_observed)

@@ -27,6 +27,7 @@ __all__ = [
     "METHODS",
     "ML_METHODS",
     "THESIS_FEATURES",
+    "LikelihoodSettings",
     "SearchTrainConfig",
     "WeightSettings",
 ]
@@ -57,6 +58,22 @@ class WeightSettings:
     )
     negative: Literal["clip", "drop", "abs", "keep"] = setting(
         "clip", doc="negative MC weights in training: set to 0, drop, |w| or keep"
+    )
+
+
+@dataclass(frozen=True)
+class LikelihoodSettings:
+    """The pyhf likelihood of ``search evaluate`` (:mod:`heplearn.search.likelihood`)."""
+
+    mc_stat: bool = setting(True, doc="staterror: each bin's MC statistical uncertainty (Σw²)")
+    normalisation: float | None = setting(
+        None, low=0.0, high=0.99, doc="normalisation uncertainty of each background; null = sigma_b"
+    )
+    per_sample: dict[str, float] = setting({}, doc="background sample -> its own normalisation")
+    luminosity: float = setting(0.017, low=0.0, high=0.99, doc="relative luminosity uncertainty")
+    limits: bool = setting(True, doc="expected 95 % CLs limits on μ (≈ 0.3 s per point and method)")
+    min_effective_events: float = setting(
+        5.0, low=0.0, high=1e6, doc="warn when a background bin's (Σw)²/Σw² is below this"
     )
 
 
@@ -100,6 +117,7 @@ class SearchTrainConfig:
     methods: tuple[str, ...] = setting(DEFAULT_METHODS, doc="compared side by side")
     models: SearchModels = setting(SearchModels())
     sigma_b: float = setting(0.10, low=0.0, high=10.0, doc="relative background uncertainty")
+    likelihood: LikelihoodSettings = setting(LikelihoodSettings())
     split_fractions: tuple[float, float, float] = setting(
         DEFAULT_FRACTIONS, low=0.0, high=1.0, doc="train, validation, test (by event-id hash)"
     )
