@@ -573,3 +573,48 @@ def test_demo_replaces_its_root_file_only_with_overwrite(
     result = cli("demo", "--quick", "--out", out, "--overwrite")
     assert "injected failure" in result.err  # got past the ROOT step
     assert root.read_bytes()[:4] == b"root"
+
+
+def test_dqm_serve_writes_nothing_but_certification_rows(dqm_history: Path, tmp_path: Path) -> None:
+    """``dqm serve`` reads; its one write is a certification decision (an overrides row)."""
+    import sqlite3
+    import warnings
+    from contextlib import closing
+
+    from heplearn.dqm.dashboard import Settings, create_app
+
+    with warnings.catch_warnings():  # starlette prefers the httpx2 fork; httpx works the same
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    history = tmp_path / "history.sqlite"
+    with closing(sqlite3.connect(dqm_history)) as source, closing(sqlite3.connect(history)) as copy:
+        source.backup(copy)
+
+    def tables() -> dict[str, list[tuple[Any, ...]]]:
+        with closing(sqlite3.connect(f"file:{history}?mode=ro", uri=True)) as db:
+            names = ("heplearn_history", "files", "verdicts", "overrides")
+            return {n: db.execute(f"SELECT * FROM {n} ORDER BY rowid").fetchall() for n in names}
+
+    before = tables()
+    app = create_app(Settings(history=history))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        for url in ("/", "/runs/1", "/maps/1", "/certification", "/login", "/docs", "/api/runs",
+                    "/api/runs/1", "/api/maps/1", "/api/channels/1/0/0", "/api/overrides",
+                    "/api/golden.json", "/api/changes", "/api/csrf"):  # fmt: skip
+            assert client.get(url).status_code < 500, url
+        assert tables() == before
+        csrf = {"X-CSRF-Token": client.get("/api/csrf").json()["csrf"]}
+        decision = {"run": 1, "first_ls": 1, "decision": "bad", "comment": "test"}
+        assert client.post("/api/certification", json=decision, headers=csrf).is_success
+    after = tables()
+    assert {k: v for k, v in after.items() if k != "overrides"} == {
+        k: v for k, v in before.items() if k != "overrides"
+    }
+    assert len(after["overrides"]) == len(before["overrides"]) + 1
+    # SQLite's WAL files beside the history are all that may appear.
+    assert {p.name for p in tmp_path.iterdir()} <= {
+        "history.sqlite",
+        "history.sqlite-wal",
+        "history.sqlite-shm",
+    }

@@ -22,6 +22,8 @@ def test_quick_demo_end_to_end_rerun_and_other_seed(
     result = cli("demo", "--quick", "--out", out)
     assert result.code == 0, result.err
     assert "ROOT round trip" in result.out
+    # The command that serves the demo's DQM history (watched held-out maps).
+    assert f"heplearn dqm serve --history {out / 'dqm-history.sqlite'}" in result.out
     assert yaml.safe_load((out / "config.yaml").read_text())["kind"] == "calib-sample"
     assert "median m_ee" in result.out
     store = open_store(out / "zee-sample", check_finite=True)

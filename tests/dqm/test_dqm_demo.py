@@ -27,6 +27,13 @@ def test_quick_dqm_demo_trains_three_models_and_reports(tmp_path: Path) -> None:
     assert 0.5 < auc.value <= 1.0 and auc.error > 0
     assert "significant" in figures["dqm: cnn3bn − qtest accuracy"].note
     assert (tmp_path / "dqm-report" / "report.html").is_file()
+    # The held-out maps, watched by the qtest run: the history dqm serve shows.
+    from heplearn.dqm.history import open_history
+
+    with open_history(tmp_path / "dqm-history.sqlite") as history:
+        verdicts = history.verdicts()
+    assert len(verdicts) == metrics["maps"] and {v["run"] for v in verdicts} == {900_001}
+    assert any(v["verdict"] not in ("good", "no-statistics") for v in verdicts)
 
 
 def test_the_demo_trains_the_shipped_model_configs() -> None:

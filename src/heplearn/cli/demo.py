@@ -28,6 +28,7 @@ from heplearn.data.root_export import export_root
 from heplearn.data.root_source import RootSource
 from heplearn.detector.calorimeter.kinematics import cluster_pair_mass, pairs_of_events
 from heplearn.dqm.demo import dqm_demo
+from heplearn.dqm.demo_history import serve_command
 from heplearn.errors import DataError, OutputExistsError
 from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 from heplearn.report.summary import SIGNIFICANT, Figure
@@ -180,3 +181,5 @@ def demo(
         ("search", "search-report"),
     ):
         Console().print(f"{name} report: {out / folder / 'report.html'}")
+    # One unwrapped line, to copy: the dashboard of the demo's DQM history.
+    typer.echo(f"DQM dashboard of the demo's history: {serve_command(out)}")

@@ -4,7 +4,9 @@ A small sample with the settings of ``configs/dqm/quick.yaml`` (quick: 300 maps,
 1500), the classical quality tests, the thesis' best CNN (cnn3bn) and a small-filter
 autoencoder, from the shipped ``configs/dqm/models/{qtest,cnn3bn-small,ae-small}.yaml``
 (``--quick`` trains fewer epochs), all evaluated on the same held-out maps into
-``out/dqm-report`` (``metrics.json``, figures, ``report.html``).
+``out/dqm-report`` (``metrics.json``, figures, ``report.html``); the held-out maps are
+then watched by the qtest run into ``out/dqm-history.sqlite`` for ``heplearn dqm serve``
+(:mod:`heplearn.dqm.demo_history`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from heplearn.config import load_config, shipped_config
+from heplearn.dqm.demo_history import write_demo_history
 from heplearn.dqm.evaluate import HeldOut, ModelEvaluation, evaluate_run, held_out_maps
 from heplearn.dqm.evaluation_report import write_dqm_evaluation
 from heplearn.dqm.labels import CLASS_NAMES
@@ -42,6 +45,9 @@ def _sample_config(quick: bool, seed: int) -> DqmSampleConfig:
         seed=seed + 200,
     )
 
+
+#: The CMS run number of the demo's history is this plus the seed.
+DEMO_CMS_RUN = 900_000
 
 #: The shipped model configs the demo trains (configs/dqm/models/).
 DEMO_MODELS = {"qtest": "qtest.yaml", "cnn3bn": "cnn3bn-small.yaml", "ae": "ae-small.yaml"}
@@ -85,6 +91,8 @@ def dqm_demo(
     held_out = held_out_maps(runs[0], store)
     evaluations = [evaluate_run(run, held_out) for run in runs]
     write_dqm_evaluation(evaluations, held_out, store, out / "dqm-report", overwrite=True)
+    # Online: the held-out maps as lumisection files, watched by qtest into a history.
+    write_demo_history(out, runs[0], held_out.maps, cms_run=DEMO_CMS_RUN + seed)
     return _figures(evaluations, held_out)
 
 
