@@ -94,8 +94,25 @@ def test_best_threshold_refuses_nearly_empty_background() -> None:
     weights = np.r_[np.full(100, 0.1), np.full(3, 0.01), np.full(1000, 1.0)]
     result = best_threshold(scores, weights, sig, min_background=1.0, min_background_events=5)
     assert result.n_background_events >= 5 and result.b >= 1.0
-    loose = best_threshold(scores, weights, sig, min_background=0.0, min_background_events=1)
+    loose = best_threshold(
+        scores, weights, sig, min_background=0.0, min_background_events=1, min_effective_events=0
+    )
     assert loose.threshold > 0.9 and loose.z > result.z
+
+
+def test_best_threshold_refuses_a_region_resting_on_one_heavy_event() -> None:
+    """16 background events above 0.9 (as the issue's XGBoost selection), two of weight 30:
+    the raw count passes, the effective number (Σw)²/Σw² = 74²/1814 ≈ 3 does not."""
+    scores = np.r_[np.full(100, 0.95), np.full(16, 0.92), np.linspace(0.0, 0.89, 2000)]
+    sig = np.r_[np.ones(100, bool), np.zeros(2016, bool)]
+    weights = np.r_[np.full(100, 2.0), 30.0, 30.0, np.full(14, 1.0), np.full(2000, 20.0)]
+    heavy = best_threshold(scores, weights, sig, 0.1, min_effective_events=0)
+    assert heavy.threshold > 0.9 and heavy.n_background_events == 16
+    result = best_threshold(scores, weights, sig, 0.1)
+    assert result.threshold < 0.9
+    background = (scores >= result.threshold) & ~sig
+    n_eff = weights[background].sum() ** 2 / (weights[background] ** 2).sum()
+    assert n_eff >= 5
 
 
 def test_binned_significance_merges_empty_bins_and_beats_one_bin() -> None:

@@ -12,7 +12,8 @@ starting from the thesis cuts, each slot in turn takes the grid value (or
 until a full round brings no gain (at most ``max_rounds``).  The grid of a
 slot is the thesis value plus ``n_grid`` quantiles of that observable over the
 training signal.  Regions with fewer than ``min_background`` expected or
-``min_background_events`` simulated background events are never chosen, and
+``min_background_events`` simulated or ``min_effective_events`` effective background
+events ((Σw)²/Σw², which a few heavy events keep low) are never chosen, and
 the maximised Z includes the background's MC statistical uncertainty (see
 :mod:`heplearn.search.significance`); the reported Z uses σ_b alone.
 Evaluate the result on held-out events with :func:`cut_and_count`.
@@ -30,8 +31,10 @@ import numpy as np
 from heplearn.search.significance import (
     MIN_BACKGROUND,
     MIN_BACKGROUND_EVENTS,
+    MIN_EFFECTIVE_EVENTS,
     CountResult,
     count,
+    effective_events,
     selection_z,
 )
 
@@ -160,6 +163,7 @@ def optimise_cuts(
     max_rounds: int = 4,
     min_background: float = MIN_BACKGROUND,
     min_background_events: int = MIN_BACKGROUND_EVENTS,
+    min_effective_events: float = MIN_EFFECTIVE_EVENTS,
 ) -> OptimisedCuts:
     """Coordinate-wise scan of one cut per slot maximising Z on ``train`` (one signal point)."""
     w = train.weight
@@ -179,6 +183,8 @@ def optimise_cuts(
         if b < min_background or np.count_nonzero(background) < min_background_events:
             return -1.0
         sumw2 = float(np.sum(w[background] ** 2))
+        if effective_events(b, sumw2) < min_effective_events:
+            return -1.0
         return float(selection_z(float(w[mask & sig].sum()), b, sumw2, sigma_b_rel))
 
     grids = [_grid(train, name, op, n_grid) for name, op in slots]
