@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from heplearn.search.significance import MIN_EFFECTIVE_EVENTS
+
 if TYPE_CHECKING:
     from heplearn.search.observables import EventTable
 
@@ -40,8 +42,6 @@ Array = np.ndarray[Any, Any]
 #: Channel name → |pdgid| of its two leptons.
 CHANNELS = {"ee": 11, "mumu": 13}
 CHANNEL_LABELS = {"ee": "ee", "mumu": "μμ", "combined": "ee+μμ"}
-#: A background bin with fewer effective simulated events (Σw)²/Σw² than this is flagged.
-MIN_EFFECTIVE_EVENTS = 5.0
 
 
 @dataclass(frozen=True)
