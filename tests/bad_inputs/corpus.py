@@ -85,6 +85,21 @@ HISTORIES = [
     Bad("garbage.h5"),
     Bad("empty.h5"),
 ]
+#: Grouping files ``dqm train --geometry`` must refuse for the corpus' 16 × 24 × 2 maps.
+GROUPINGS = [
+    Bad("groupings/outside.yaml", "outside the maps"),
+    Bad("groupings/gap.yaml", "in no group"),
+    Bad("groupings/bad-entry.yaml", "is not [row, col]"),
+    Bad("groupings/not-a-mapping.yaml", "not a mapping"),
+    Bad("groupings/not-yaml.yaml", "unreadable grouping file"),
+]
+_GROUPING_TEXT = {
+    "outside.yaml": "SM1: [[20, 3], [1, 1]]\n",
+    "gap.yaml": "top: {rows: [0, 8], cols: [0, 24]}\n",
+    "bad-entry.yaml": "SM1: [[1]]\n",
+    "not-a-mapping.yaml": "- [0, 0]\n- [0, 1]\n",
+    "not-yaml.yaml": "a: [1, 2\nb: }{\n",
+}
 #: A folder ``dqm watch`` cannot watch (never created).
 NO_FOLDER = Bad("no-such-folder")
 
@@ -218,6 +233,9 @@ def make_corpus(folder: Path) -> Path:
     for kind in WRONG_TYPE:
         _yaml(folder / kind, kind)
     _histories(folder)
+    (folder / "groupings").mkdir()
+    for name, text in _GROUPING_TEXT.items():
+        (folder / "groupings" / name).write_text(text)
     (folder / "run-empty").mkdir()
     (folder / "run-garbage").mkdir()
     for name in ("run.json", "config.yaml", "model.json", "scalers.json"):

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from corpus import (
     DATA,
+    GROUPINGS,
     GUN_FEWER_SCALARS,
     GUN_NAN,
     GUN_OTHER_GEOMETRY,
@@ -121,6 +122,8 @@ def _cases() -> list[Case]:
         "--config",
         "{bad}",
     )
+    dqm_train = ("dqm", "train", "--data", "{dir}/good-maps.h5", "--out", "{out}")
+    add(GROUPINGS, *dqm_train, "--model", "qtest", "--geometry", "{bad}")
     add(runs, "dqm", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
     add(runs, "dqm", "check", "{dir}/good-maps.h5", "--run", "{bad}")
     add([*data, NEGATIVE_MAPS], "dqm", "check", "{bad}", "--run", "{qrun}")
