@@ -138,3 +138,26 @@ def test_data_with_other_binning_is_refused() -> None:
     result = fit_workspace(workspace)
     assert result.z_observed is not None and result.z_observed > result.z_expected
     assert result.limit_observed is not None and result.limit_observed > result.limit_expected[2]
+
+
+def test_limits_against_the_mass_are_drawn_per_family(tmp_path: Path) -> None:
+    from heplearn.search.limit_plots import limit_figures
+
+    def entry(median: float) -> dict[str, object]:
+        band = [median * f for f in (0.5, 0.7, 1.0, 1.4, 1.9)]
+        return {"limit_expected": median, "limit_expected_band": band}
+
+    points = {
+        f"zp_dm_m{m}_mx10": {"mediator_mass": m, "invisible_mass": 10.0, "family": "zp_dm"}
+        for m in (200, 500, 1000)
+    }
+    points["zh_inv_m125"] = {"mediator_mass": 125.0, "invisible_mass": 1.0, "family": "zh_inv"}
+    likelihood = {
+        name: {"xgboost": entry(0.001 * p["mediator_mass"]), "thesis_cuts": entry(2.0)}
+        for name, p in points.items()
+    }
+    metrics = {"points": points, "likelihood": likelihood, "methods": ["thesis_cuts", "xgboost"]}
+    figures = limit_figures(metrics, tmp_path)
+    # One Z′ family with three masses; ZH has a single point, no curve.
+    assert [path.name for path, _ in figures] == ["limits_zp_dm_minv10.png"]
+    assert (tmp_path / "limits_zp_dm_minv10.pdf").is_file()
