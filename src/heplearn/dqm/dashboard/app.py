@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from heplearn import __version__
-from heplearn.dqm.dashboard import api, pages
-from heplearn.dqm.dashboard.mapdata import LruCache, MapStore
+from heplearn.dqm.dashboard import api, pages, queries
+from heplearn.dqm.dashboard.mapdata import MODEL_CACHE_ENTRIES, LruCache, MapStore
 from heplearn.dqm.dashboard.security import guard
 from heplearn.dqm.dashboard.settings import Settings
 from heplearn.errors import HeplearnError
@@ -37,9 +40,31 @@ def _history_error(_request: Request, err: Exception) -> Response:
     return PlainTextResponse(f"the history cannot be used now: {reason}", status_code=503)
 
 
+def _warm(app: FastAPI) -> None:
+    """Load the model runs of the latest verdicts before the first request needs them."""
+    try:
+        with queries.reading(app.state.settings.history) as db:
+            rows = db.execute(
+                "SELECT DISTINCT model_run FROM verdicts WHERE id > (SELECT MAX(id) FROM verdicts)"
+                " - 1000 LIMIT ?",
+                (MODEL_CACHE_ENTRIES,),
+            ).fetchall()
+    except sqlite3.Error:
+        return  # the requests will say what is wrong with the history
+    for (model_run,) in rows:
+        app.state.maps.model(model_run)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(_warm, app)
+    yield
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The dashboard of ``settings.history`` (checked to be a history by the caller)."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="heplearn DQM dashboard",
         version=__version__,
         description=DESCRIPTION,
