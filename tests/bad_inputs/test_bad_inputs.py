@@ -153,6 +153,8 @@ def _cases() -> list[Case]:
     add(runs, "search", "evaluate", "--run", "{bad}", "--data", "{dir}/good.h5", "--out", "{out}")
     add(store_bad, "search", "evaluate", "--run", "{srun}", "--data", "{bad}", "--out", "{out}")
     add([ZERO_SIGNAL], "search", "evaluate", "--run", "{srun}", "--data", "{bad}", "--out", "{out}")
+    observed = ("--data", "{dir}/search-store", "--observed", "{bad}")
+    add(store_bad, "search", "evaluate", "--run", "{srun}", *observed, "--out", "{out}")
     for kind, command in (
         ("calib-sample", "calib"),
         ("dqm-sample", "dqm"),

@@ -322,3 +322,22 @@ def test_expected_limits_of_evaluate_are_reproduced_by_plain_pyhf(
         for k, mu in enumerate(band):  # plain pyhf: CLs = 0.05 at each limit of the band
             _, cls = pyhf.infer.hypotest(mu, workspace.data(model), model, return_expected_set=True)
             assert float(cls[k]) == pytest.approx(0.05, abs=0.01), (method, k, mu)
+
+
+def test_observed_events_give_an_observed_significance(store: Path, scan: Path) -> None:
+    """The whole store as pseudo-data (signal included): observed Z near the expected one."""
+    from heplearn.search.evaluate import evaluate_search
+
+    metrics = evaluate_search(scan / "run", store, observed=store).metrics
+    assert metrics["observed"] == str(store)
+    fitted = [
+        entry
+        for by_method in metrics["likelihood"].values()
+        for entry in by_method.values()
+        if entry["workspace"] is not None
+    ]
+    assert fitted
+    for entry in fitted:
+        assert entry["z_observed"] is not None and entry["z_observed"] >= 0
+    # Signal is in the pseudo-data: it looks like a signal somewhere, not like no signal.
+    assert max(e["z_observed"] for e in fitted) > 0.5 * max(e["z_expected"] for e in fitted)

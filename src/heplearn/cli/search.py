@@ -68,7 +68,12 @@ def likelihood_table(metrics: dict[str, Any]) -> Table | None:
         if entry is None or entry["z_expected"] is None:
             return "–"
         limit = entry.get("limit_expected")
-        return f"{entry['z_expected']:.3g}" + ("" if limit is None else f" [{limit:.3g}]")
+        text = f"{entry['z_expected']:.3g}" + ("" if limit is None else f" [{limit:.3g}]")
+        if entry.get("z_observed") is not None:
+            observed = entry.get("limit_observed")
+            text += f"; obs. {entry['z_observed']:.3g}"
+            text += "" if observed is None else f" [{observed:.3g}]"
+        return text
 
     for point, by_method in results.items():
         table.add_row(point, *(cell(by_method.get(m)) for m in methods))
@@ -154,6 +159,12 @@ def evaluate_command(
     run: Path = typer.Option(..., "--run", "-r", help="Run folder of 'heplearn search train'."),
     data: Path = typer.Option(..., "--data", "-d", help=_DATA_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Evaluation folder to write."),
+    observed: Path | None = typer.Option(
+        None,
+        "--observed",
+        help="Store of real or pseudo events: its counts after each selection are the "
+        "likelihood's data (observed Z and limit beside the expected ones).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
 ) -> None:
     """Likelihood Z and limits (pyhf, ee + μμ), Asimov Z, yields, ROC/AUC, KS check, report.
@@ -164,13 +175,15 @@ def evaluate_command(
     Example:
 
       heplearn search evaluate --run run --data search-quick --out eval
+
+      heplearn search evaluate --run run --data dm --observed pseudo-data --out eval-data
     """
     from heplearn.data.atomic import check_output
     from heplearn.search.evaluate import evaluate_search
     from heplearn.search.evaluation_report import write_search_evaluation
 
     check_output(out, overwrite)
-    evaluation = evaluate_search(run, data)
+    evaluation = evaluate_search(run, data, observed)
     write_search_evaluation(evaluation, out, overwrite=overwrite)
     _print_results(evaluation.metrics, out)
 

@@ -37,6 +37,7 @@ from heplearn.search.likelihood import Workspace
 from heplearn.search.likelihood_eval import check_signal, point_likelihood, ranking
 from heplearn.search.models import Classifier, load_classifier
 from heplearn.search.observables import EventTable
+from heplearn.search.observed import load_observed, observed_counts
 from heplearn.search.padding import JetMeans
 from heplearn.search.signal_points import SignalPoint, point_events, score_events
 from heplearn.search.significance import (
@@ -218,10 +219,17 @@ def _ratio(numerator: float | None, denominator: float) -> float | None:
     return numerator / denominator
 
 
-def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
-    """Evaluate every method of the run folder ``run`` on the store ``data`` (see module doc)."""
+def evaluate_search(
+    run: str | Path, data: str | Path, observed: str | Path | None = None
+) -> SearchEvaluation:
+    """Evaluate every method of the run folder ``run`` on the store ``data`` (see module doc).
+
+    ``observed``: a store of real or pseudo events whose counts after each selection are the
+    likelihood's observations (:mod:`heplearn.search.observed`).
+    """
     run, data = Path(run), Path(data)
     info, config = _read_run(run)
+    seen = None if observed is None else load_observed(Path(observed), run, config)
     chosen = _events(run, data, info, config)
     table, selection = chosen.table, chosen.description
     points = _checked_points(table, info, str(data))
@@ -231,6 +239,7 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
     metrics: dict[str, Any] = {
         "run": str(run),
         "data": str(data),
+        "observed": None if observed is None else str(observed),
         "selection": selection,
         "sigma_b": sigma_b,
         "methods": list(info["methods"]),
@@ -262,7 +271,13 @@ def evaluate_search(run: str | Path, data: str | Path) -> SearchEvaluation:
             run, events, models, point, info, features, sigma_b, z, yields, metrics
         )
         selections.update({m: a.scores >= a.threshold for m, a in arrays[point.name].items()})
-        fitted = point_likelihood(events, selections, point.name, config.likelihood, sigma_b)
+        counts = None
+        if seen is not None:
+            warned = metrics["likelihood_warnings"]
+            counts = observed_counts(seen, point, info, models, features, warnings=warned)
+        fitted = point_likelihood(
+            events, selections, point.name, config.likelihood, sigma_b, observed=counts
+        )
         metrics["likelihood"][point.name] = fitted.metrics
         metrics["likelihood_ranking"][point.name] = ranking(fitted.metrics)
         metrics["likelihood_warnings"] += fitted.warnings

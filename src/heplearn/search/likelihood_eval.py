@@ -106,8 +106,10 @@ def _fits(
     settings: LikelihoodSettings,
     model: Uncertainties,
     where: str,
+    *,
+    observed: Mapping[str, tuple[Array, Array]] | None = None,
 ) -> tuple[dict[str, Any], Workspace]:
-    workspace = build_workspace(channels, model, where=where)
+    workspace = build_workspace(channels, model, observed, where=where)
     result = fit_workspace(workspace, limits=settings.limits)
     rows["combined"]["z_expected"] = result.z_expected
     for channel in channels:
@@ -126,8 +128,13 @@ def point_likelihood(
     point: str,
     settings: LikelihoodSettings,
     sigma_b: float,
+    *,
+    observed: Mapping[str, Mapping[str, tuple[Array, Array]]] | None = None,
 ) -> PointLikelihood:
-    """Fit every selection (method → event mask) of one point's ``events``."""
+    """Fit every selection (method → event mask) of one point's ``events``.
+
+    ``observed[method][channel] = (edges, counts)``: data for an observed Z and limit.
+    """
     model = uncertainties(settings, sigma_b)
     out = PointLikelihood()
     for method, selected in selections.items():
@@ -150,7 +157,9 @@ def point_likelihood(
             entry["note"] = "no simulated background passes the selection: no likelihood"
         else:
             try:
-                fitted, workspace = _fits(channels, rows, settings, model, f"{point}, {method}")
+                data = observed.get(method) if observed is not None else None
+                where = f"{point}, {method}"
+                fitted, workspace = _fits(channels, rows, settings, model, where, observed=data)
             except FitError as err:
                 entry["z_expected"] = None
                 entry["note"] = f"the fit did not converge ({err})"

@@ -71,8 +71,17 @@ def likelihood_sections(report: HtmlReport, metrics: dict[str, Any]) -> None:
         "it is below 1). The Asimov Z with a flat σ_b is the quick figure beside it. Each "
         "workspace is in workspaces/POINT/METHOD.json: pyhf refits it as it is."
     )
+    data = bool(metrics.get("observed"))
+    if data:
+        report.paragraph(
+            f"Observed: the counts of {metrics['observed']} after each selection are the "
+            "data of the fit (its weights as they are)."
+        )
     report.table(
-        ["point", "method", "Z likelihood", "Z Asimov", "μ95 expected", "±1σ", "±2σ", "note"],
+        [
+            "point", "method", "Z likelihood", "Z Asimov", "μ95 expected", "±1σ", "±2σ",
+            *(["Z observed", "μ95 observed"] if data else []), "note",
+        ],
         [
             [
                 point,
@@ -82,12 +91,13 @@ def likelihood_sections(report: HtmlReport, metrics: dict[str, Any]) -> None:
                 _fmt(entry["limit_expected"]),
                 _band(entry, True),
                 _band(entry, False),
+                *([_fmt(entry["z_observed"]), _fmt(entry["limit_observed"])] if data else []),
                 entry.get("note") or "",
             ]
             for point, by_method in results.items()
             for method, entry in by_method.items()
         ],
-    )
+    )  # fmt: skip
     report.paragraph(
         "Ranking by the likelihood Z: "
         + "; ".join(
