@@ -79,6 +79,8 @@ class SearchEvaluation:
     config: SearchTrainConfig
     #: point → method → the pyhf workspace of that selection.
     workspaces: dict[str, dict[str, Workspace]] = field(default_factory=dict)
+    #: The evaluated events (every point's: point_events(table, point)).
+    table: EventTable | None = None
 
 
 def _read_run(run: Path) -> tuple[dict[str, Any], SearchTrainConfig]:
@@ -303,7 +305,7 @@ def evaluate_search(
         if config.likelihood.normalisation is not None
         else sigma_b,
     }
-    return SearchEvaluation(json_safe(metrics), arrays, config, workspaces)
+    return SearchEvaluation(json_safe(metrics), arrays, config, workspaces, table)
 
 
 def _cut_methods(
