@@ -102,9 +102,9 @@ class FeatureConfig:
     quantile_output: Literal["normal", "uniform"] = "normal"
     n_quantiles: int = setting(1000, low=10, high=100_000, doc="quantiles of the transform")
     charge_symmetric: bool = setting(
-        False,
+        True,
         doc="feed q·x for the charge-odd scalars (CHARGE_ODD_SCALARS) and q·(q_track·pT) for "
-        "the tracks, q the charge of the best-matched track (no track: +1)",
+        "the tracks, q the charge of the best-matched track (no track: +1); false: raw",
     )
     mc_to_data: str | None = setting(
         None,
@@ -220,9 +220,9 @@ def _fields(
         store, scalars, "scalars", "scalars/", fix="set 'scalars' to some of those", where=where
     )
     inputs += scalars
-    if config.tracks or config.charge_symmetric:
+    if config.tracks or _needs_charge(config):
         tracks = ["tracks/features", "tracks/count"]
-        fix = "set 'tracks: false' and 'charge_symmetric: false'"
+        fix = "set 'tracks: false' and 'charge_symmetric: false' (raw charge-odd scalars)"
         _missing(store, tracks, "tracks", "tracks/", fix=fix, where=where)
         inputs += tracks
     # Data-driven methods run on stores without truth (real data, pseudo-data).
@@ -282,7 +282,7 @@ def _fill_scalars_and_tracks(
     config: FeatureConfig,
     transform: MappingTransform | None,
 ) -> None:
-    charge = _cluster_charge(batch) if config.charge_symmetric else None
+    charge = _cluster_charge(batch) if _needs_charge(config) else None
     scalars = {name: batch[f"scalars/{name}"] for name in config.scalars}
     if transform is not None:
         # The kinematics of a conditional map are always read, fed or not.
@@ -297,6 +297,12 @@ def _fill_scalars_and_tracks(
         out["track_count"][rows] = batch["tracks/count"]
         if charge is not None:
             out["tracks"][rows, :, TRACK_SIGNED_PT] *= charge[:, None]
+
+
+def _needs_charge(config: FeatureConfig) -> bool:
+    """Symmetrised inputs need each cluster's charge: for the tracks or a charge-odd scalar."""
+    odd = any(name in CHARGE_ODD_SCALARS for name in config.scalars)
+    return config.charge_symmetric and (config.tracks or odd)
 
 
 def _cluster_charge(batch: dict[str, Any]) -> Array:
