@@ -28,9 +28,7 @@ s/b is not small: +0.1 % at s/b = 0.01, +1.5 % at s/b = 0.1 (σ_b = 10 %).
 from __future__ import annotations
 
 import json
-import logging
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,14 @@ import numpy as np
 
 from heplearn.errors import DataError
 from heplearn.search.channels import CHANNEL_LABELS, ChannelHists, SampleHist
+from heplearn.search.cls_limits import (
+    BOUND_FACTOR,
+    UnstableError,
+    limits_from_scan,
+    model_of,
+    pyhf_module,
+    q0_z,
+)
 
 __all__ = [
     "LUMINOSITY_UNCERTAINTY",
@@ -58,16 +64,10 @@ Array = np.ndarray[Any, Any]
 LUMINOSITY_UNCERTAINTY = 0.017
 #: The parameter of interest: the signal strength.
 POI = "mu"
-#: CLs level of the upper limits.
-CLS_LEVEL = 0.05
 
 
 class FitError(RuntimeError):
     """pyhf's minimiser did not converge on a workspace."""
-
-
-class _UnstableError(RuntimeError):
-    """The CLs curve is not smooth in μ: unstable fits, no reliable limit."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def build_workspace(
             "check the signal sample's weights, or choose a selection that keeps signal",
         )
     parameters: list[dict[str, Any]] = [
-        {"name": POI, "bounds": [[0.0, 100.0 * _mu_estimate(spec_channels, uncertainties)]]}
+        {"name": POI, "bounds": [[0.0, BOUND_FACTOR * _mu_estimate(spec_channels, uncertainties)]]}
     ]
     if uncertainties.luminosity > 0:
         sigma = uncertainties.luminosity
@@ -283,103 +283,6 @@ class LikelihoodResult:
         }
 
 
-def _pyhf() -> Any:
-    """pyhf on its numpy backend (imported late: the search workflow starts without it)."""
-    import pyhf  # type: ignore[import-untyped]  # no type information shipped
-
-    if pyhf.tensorlib.name != "numpy":
-        pyhf.set_backend("numpy")
-    # A failed minimisation is logged by pyhf with the whole fit result; it reaches the
-    # user as FitError (one line) instead.
-    quiet = logging.getLogger("pyhf")
-    if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
-        quiet.addHandler(logging.NullHandler())
-        quiet.propagate = False
-    return pyhf
-
-
-def _model(spec: dict[str, Any]) -> tuple[Any, Any]:
-    pyhf = _pyhf()
-    with warnings.catch_warnings():
-        # pyhf 0.7 validates the spec through jsonschema's deprecated RefResolver.
-        warnings.filterwarnings("ignore", "jsonschema.RefResolver", DeprecationWarning)
-        workspace = pyhf.Workspace(spec)
-        model = workspace.model()
-    return model, workspace.data(model)
-
-
-def _q0_z(model: Any, data: Any) -> float:
-    q0 = _pyhf().infer.test_statistics.q0(
-        0.0,
-        data,
-        model,
-        model.config.suggested_init(),
-        model.config.suggested_bounds(),
-        model.config.suggested_fixed(),
-    )
-    return math.sqrt(max(float(q0), 0.0))
-
-
-def _cls_curves(model: Any, data: Any, mus: Array) -> Array:
-    """CLs observed and expected (−2σ … +2σ) at each μ: shape (6, len(mus))."""
-    pyhf = _pyhf()
-    rows = []
-    for mu in mus:
-        # Far above the limit CLs+b and CLb both underflow: 0/0, taken as excluded (CLs = 0).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            observed, expected = pyhf.infer.hypotest(
-                float(mu), data, model, return_expected_set=True
-            )
-        rows.append([float(observed), *(float(e) for e in expected)])
-    curves: Array = np.nan_to_num(np.asarray(rows).T, nan=0.0)
-    return curves
-
-
-def _crossing(mus: Array, cls: Array) -> float:
-    """μ where CLs falls through the level: root of log CLs, monotone-cubic in log μ."""
-    from scipy.interpolate import PchipInterpolator
-    from scipy.optimize import brentq
-
-    y = np.log(np.maximum(cls, 1e-300)) - math.log(CLS_LEVEL)
-    i = int(np.flatnonzero((y[:-1] >= 0) & (y[1:] < 0))[0])
-    curve = PchipInterpolator(np.log(mus), y)
-    return math.exp(brentq(curve, math.log(mus[i]), math.log(mus[i + 1])))
-
-
-def _limits(model: Any, data: Any, n_points: int) -> tuple[float, list[float]]:
-    """Observed and expected 95 % CLs limits from pyhf's hypotest on a log-spaced μ grid.
-
-    The grid (``n_points`` from μ̂₉₅/4 to 4μ̂₉₅ around a rough estimate) is widened until
-    every curve crosses 0.05; interpolating log CLs in log μ on 10 points agrees with
-    pyhf's root-finding ``upper_limit`` to < 0.1 % at a quarter of its hypotests.
-    """
-    bound = float(model.config.suggested_bounds()[model.config.poi_index][1])
-    estimate = bound / 100.0
-    mus = estimate * np.geomspace(0.25, 4.0, n_points)
-    curves = _cls_curves(model, data, mus)
-    for _ in range(6):
-        low, high = np.any(curves[:, 0] < CLS_LEVEL), np.any(curves[:, -1] >= CLS_LEVEL)
-        if not (low or high):
-            break
-        step = mus[-1] / mus[-2]
-        if high:
-            more = mus[-1] * step ** np.arange(1, 4)
-            if more[-1] > bound:
-                raise _UnstableError(f"CLs stays above {CLS_LEVEL} up to μ = {mus[-1]:.3g}")
-            mus, curves = np.r_[mus, more], np.c_[curves, _cls_curves(model, data, more)]
-        if low:
-            fewer = mus[0] / step ** np.arange(3, 0, -1)
-            mus, curves = np.r_[fewer, mus], np.c_[_cls_curves(model, data, fewer), curves]
-    if np.any(np.diff(curves, axis=1) > 0.02):
-        raise _UnstableError("CLs rises with μ somewhere on the scan")
-    limits = [_crossing(mus, c) for c in curves]
-    # The interpolation assumes a smooth curve; where fits jump it is not: check the median.
-    median = float(_cls_curves(model, data, np.array([limits[3]]))[3, 0])
-    if abs(median - CLS_LEVEL) > 0.01:
-        raise _UnstableError(f"CLs = {median:.3g} at the interpolated median limit")
-    return limits[0], limits[1:]
-
-
 def fit_workspace(
     workspace: Workspace, *, limits: bool = True, n_points: int = 10
 ) -> LikelihoodResult:
@@ -389,28 +292,28 @@ def fit_workspace(
     """
     try:
         return _fit(workspace, limits, n_points)
-    except _pyhf().exceptions.FailedMinimization as err:
+    except pyhf_module().exceptions.FailedMinimization as err:
         raise FitError(str(err).splitlines()[0] if str(err) else "FailedMinimization") from err
 
 
 def _fit(workspace: Workspace, limits: bool, n_points: int) -> LikelihoodResult:
-    model, data = _model(workspace.spec)
+    model, data = model_of(workspace.spec)
     nominal = model.config.suggested_init()
     nominal[model.config.poi_index] = 1.0
-    z_expected = _q0_z(model, model.expected_data(nominal))
+    z_expected = q0_z(model, model.expected_data(nominal))
     band: list[float] = []
     z_observed = limit_observed = None
     background_only = data
     if not workspace.asimov:
-        z_observed = _q0_z(model, data)
+        z_observed = q0_z(model, data)
         nominal[model.config.poi_index] = 0.0
         background_only = model.expected_data(nominal)
     if limits:
         try:
-            _, band = _limits(model, background_only, n_points)
+            _, band = limits_from_scan(model, background_only, n_points)
             if not workspace.asimov:
-                limit_observed, _ = _limits(model, data, n_points)
-        except (_UnstableError, _pyhf().exceptions.FailedMinimization) as err:
+                limit_observed, _ = limits_from_scan(model, data, n_points)
+        except (UnstableError, pyhf_module().exceptions.FailedMinimization) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             note = f"no limit: {reason} (unstable fits; too few simulated background events?)"
             return LikelihoodResult(z_expected, (), z_observed, None, note)
