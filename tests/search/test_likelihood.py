@@ -161,3 +161,10 @@ def test_limits_against_the_mass_are_drawn_per_family(tmp_path: Path) -> None:
     # One Z′ family with three masses; ZH has a single point, no curve.
     assert [path.name for path, _ in figures] == ["limits_zp_dm_minv10.png"]
     assert (tmp_path / "limits_zp_dm_minv10.pdf").is_file()
+
+
+def test_a_strong_signal_gets_a_limit_far_below_one() -> None:
+    """μ starts at the rough limit estimate (here ~0.002): fits start inside μ's bounds."""
+    result = fit_workspace(build_workspace([_one_bin(2.0e4, 10.0)]))
+    assert result.z_expected > 50
+    assert result.limit_note is None and result.limit_expected[2] < 0.01

@@ -28,7 +28,6 @@ s/b is not small: +0.1 % at s/b = 0.01, +1.5 % at s/b = 0.1 (σ_b = 10 %).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +38,10 @@ import numpy as np
 from heplearn.errors import DataError
 from heplearn.search.channels import CHANNEL_LABELS, ChannelHists, SampleHist
 from heplearn.search.cls_limits import (
-    BOUND_FACTOR,
     UnstableError,
     limits_from_scan,
     model_of,
+    mu_estimate,
     pyhf_module,
     q0_z,
 )
@@ -174,20 +173,6 @@ def _samples(
     return samples
 
 
-def _mu_estimate(spec_channels: list[dict[str, Any]], uncertainties: Uncertainties) -> float:
-    """A rough expected 95 % limit on μ (Gaussian, with a 3-event Poisson floor)."""
-    inverse = 0.0
-    s_total = 0.0
-    for channel in spec_channels:
-        s = np.asarray(channel["samples"][0]["data"])
-        b = np.sum([smp["data"] for smp in channel["samples"][1:]], axis=0)
-        var = b + (uncertainties.normalisation * b) ** 2 + 1e-9
-        inverse += float(np.sum(s * s / var))
-        s_total += float(s.sum())
-    gauss = 1.96 / math.sqrt(inverse) if inverse > 0 else math.inf
-    return max(min(gauss, 1e6), 3.0 / s_total)
-
-
 def build_workspace(
     channels: Sequence[ChannelHists],
     uncertainties: Uncertainties | None = None,
@@ -241,8 +226,15 @@ def build_workspace(
             + (" (none where there is background)" if total > 0 else ""),
             "check the signal sample's weights, or choose a selection that keeps signal",
         )
+    # μ's bound leaves room for the limit scan (which starts near the rough estimate) and for
+    # μ = 1, where the fits start (scipy's minimiser does not move far from a tiny start).
+    signal_yields = np.concatenate([c["samples"][0]["data"] for c in spec_channels])
+    background = np.concatenate(
+        [np.sum([smp["data"] for smp in c["samples"][1:]], axis=0) for c in spec_channels]
+    )
+    estimate = mu_estimate(signal_yields, background, uncertainties.normalisation)
     parameters: list[dict[str, Any]] = [
-        {"name": POI, "bounds": [[0.0, BOUND_FACTOR * _mu_estimate(spec_channels, uncertainties)]]}
+        {"name": POI, "bounds": [[0.0, max(100.0 * estimate, 10.0)]]}
     ]
     if uncertainties.luminosity > 0:
         sigma = uncertainties.luminosity
