@@ -11,7 +11,7 @@ weights that came from its own training clusters:
 * ``before``: the MC-vs-data classifier (:mod:`heplearn.calib.mc_data_classifier`);
 * ``quantile_1d`` / ``quantile_conditional``: MC mapped by the quantile maps
   (:mod:`heplearn.calib.quantile_mapping`), only of the variables whose 1-D
-  distributions differ (KS p-value < 0.01 on the fitting third);
+  distributions differ (KS p-value < 0.01 and distance > 0.03 on the fitting third);
 * ``reweighted`` (optional): MC weighted by the odds p/(1 − p) of a classifier
   trained on the first third, clipped; the AUC is weighted.
 
@@ -68,7 +68,8 @@ class CompareSettings:
     pt_edges: tuple[float, ...] | None = None  # inner p_T edges; None: data terciles
     abs_eta_edges: tuple[float, ...] = DEFAULT_ABS_ETA_EDGES
     min_bin: int = 100
-    map_p_value: float = 0.01  # a variable is mapped where its KS p-value is below this
+    map_p_value: float = 0.01  # a variable is mapped where its KS p-value is below this …
+    map_min_distance: float = 0.03  # … and its KS distance above this
     seed: int = 0
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
 
@@ -125,18 +126,28 @@ def _measure(
 
 
 def _differing(
-    mc: Sample, data: Sample, mc_rows: Array, data_rows: Array, p_value: float
+    mc: Sample, data: Sample, rows: tuple[Array, Array], settings: CompareSettings
 ) -> tuple[tuple[str, ...], dict[str, dict[str, float]]]:
-    """The variables whose 1-D distributions differ (KS p-value below ``p_value``), and the tests.
+    """The variables whose 1-D distributions differ enough to be mapped, and the KS tests.
 
-    A variable drawn alike in both (η, the cell indices) is left as it is: mapping it
-    would only add the two samples' noise and break its exact relations to the others.
+    Mapped: KS p-value below ``map_p_value`` and distance above ``map_min_distance``.  A
+    variable drawn alike (η, the cell indices) is left as it is: mapping it would only add
+    the samples' noise and break its exact relations to the others.  So is one that differs
+    by less than the distance: on 26k pseudo-data clusters, mapping pos_in_cell and
+    delta_eta2 too (KS distances 0.026 and 0.029, significant) raised the AUC after the
+    conditional map from 0.585 to 0.630.
     """
     tests = {}
     for k, name in enumerate(mc.names):
-        distance, p = weighted_ks(mc.x[mc_rows, k], data.x[data_rows, k])
+        distance, p = weighted_ks(mc.x[rows[0], k], data.x[rows[1], k])
         tests[name] = {"ks_distance": distance, "ks_p_value": p}
-    return tuple(n for n in mc.names if tests[n]["ks_p_value"] < p_value), tests
+    mapped = tuple(
+        n
+        for n in mc.names
+        if tests[n]["ks_p_value"] < settings.map_p_value
+        and tests[n]["ks_distance"] > settings.map_min_distance
+    )
+    return mapped, tests
 
 
 def _transform(
@@ -216,17 +227,10 @@ def compare_stores(mc: Path, data: Path, settings: CompareSettings | None = None
         "n_mc": len(mc_sample.x),
         "n_data": len(data_sample.x),
     }
-    mapped_vars, tests = _differing(mc_sample, data_sample, mc_fit, data_fit, settings.map_p_value)
-    _, tests_all = _differing(
-        mc_sample,
-        data_sample,
-        np.arange(len(mc_sample.x)),
-        np.arange(len(data_sample.x)),
-        settings.map_p_value,
-    )
-    final_vars = tuple(n for n in names if tests_all[n]["ks_p_value"] < settings.map_p_value)
-    transforms, mapped_test = {}, {}
+    mapped_vars, tests = _differing(mc_sample, data_sample, (mc_fit, data_fit), settings)
     every = (np.arange(len(mc_sample.x)), np.arange(len(data_sample.x)))
+    final_vars, _ = _differing(mc_sample, data_sample, every, settings)
+    transforms, mapped_test = {}, {}
     for kind in TRANSFORMS:
         fitted = _transform(
             (mc_sample, data_sample),
