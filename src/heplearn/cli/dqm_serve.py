@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from pathlib import Path
 
 import typer
 
+from heplearn.cli.dqm_online import _stop_on_sigterm
 from heplearn.errors import ConfigError, DataError
 
 __all__ = ["serve_command"]
@@ -106,10 +109,16 @@ def serve_command(
     config = uvicorn.Config(
         create_app(settings), log_level="warning", access_log=False, timeout_graceful_shutdown=5
     )
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again: the same
+    # clean exit for both, as dqm watch (systemd stops a service with SIGTERM).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main_thread else None
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     typer.echo("stopped")
