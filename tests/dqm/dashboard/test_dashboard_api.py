@@ -11,7 +11,16 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from dashboard_history import FAULTS, OTHER_RUN, RUN, Made, make_history, maps, write_h5
+from dashboard_history import (
+    FAULTS,
+    OTHER_RUN,
+    RUN,
+    Made,
+    make_history,
+    maps,
+    watch_once,
+    write_h5,
+)
 
 from heplearn.dqm.dashboard import Settings, create_app
 from heplearn.dqm.history import FileEntry, MapEntry, open_history
@@ -137,6 +146,51 @@ def test_unreadable_and_missing_maps_are_404_with_the_reason(made: Made, tmp_pat
     last = client.get("/api/runs/7").json()["lumisections"][0]
     answer = client.get(f"/api/maps/{last['id']}")
     assert answer.status_code == 404 and "gone" in answer.json()["detail"]
+
+
+def test_a_map_whose_model_run_is_gone_is_shown_alone(made: Made, tmp_path: Path) -> None:
+    history = _copy(made, tmp_path / "h.sqlite")
+    path = write_h5(tmp_path / "run7_ls0001.h5", maps(1, seed=51))
+    stat = path.stat()
+    with open_history(history, writable=True) as opened:
+        entry = FileEntry(str(path), "0" * 64, stat.st_size, stat.st_mtime_ns, "checked")
+        gone = str(tmp_path / "no-such-run")
+        opened.record_file(entry, [MapEntry("0", 7, 1, "hot", 3.0, "qtest", gone, [], [[1, 2, 0]])])
+    with _client(history=history) as client:
+        item = client.get("/api/runs/7").json()["lumisections"][0]
+        view = client.get(f"/api/maps/{item['id']}").json()
+    assert view["expectation"] is None and list(view["layers"]) == ["counts"]
+    assert "gone" in view["note"] and view["flagged"] == [[1, 2, 0]]
+
+
+def test_a_2d_root_map_has_one_depth_and_row_col_flags(tmp_path: Path) -> None:
+    import numpy as np
+    import uproot
+
+    from heplearn.cli.main import main
+
+    good = maps(30, seed=3)[..., 0]  # (30, 16, 24)
+    reference = tmp_path / "reference.h5"
+    write_h5(reference, good)
+    run = tmp_path / "run-2d"
+    assert (
+        main(["dqm", "train", "--model", "qtest", "--data", str(reference), "--out", str(run)]) == 0
+    )
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    values = maps(1, seed=90)[0, ..., 0].astype(np.float64)
+    values[4, 7] *= 5  # a hot channel
+    edges = (np.arange(17, dtype=np.float64), np.arange(25, dtype=np.float64))
+    with uproot.recreate(incoming / "run8_ls0003.root") as handle:
+        handle["ls003"] = (values, *edges)
+    history = tmp_path / "h.sqlite"
+    watch_once(incoming, run, history)
+    with _client(history=history, maps=incoming) as client:
+        item = client.get("/api/runs/8").json()["lumisections"][0]
+        assert (item["lumisection"], item["verdict"], item["map"]) == (3, "hot", "ls003")
+        view = client.get(f"/api/maps/{item['id']}").json()
+    assert view["shape"] == [16, 24, 1] and view["depths"] == [0]
+    assert view["flagged"] == [[4, 7]] and view["layers"]["counts"][0][4][7] == values[4, 7]
 
 
 def test_a_rewritten_map_file_is_409_and_only_the_maps_folder_is_read(

@@ -112,6 +112,9 @@ def _runs_then_run(page: Any, server: str) -> None:
     page.wait_for_selector("#runs tbody tr >> nth=1")
     assert page.locator("#runs tbody tr").first.get_attribute("data-run") == "355101"
     _shot(page, "runs")
+    page.fill("#filter", "flagged")  # runs with a flagged lumisection only
+    page.wait_for_selector("#runs[data-rows='1']")
+    page.fill("#filter", "")
     page.click(f"a.run-link:text-is('{RUN}')")
     page.wait_for_selector("body[data-loaded=true]")
     panel = page.locator("#selected")
