@@ -33,6 +33,12 @@ def test_quick_demo_end_to_end_rerun_and_other_seed(
     # The BDT trained on the gun sample narrows the E_acc response of the Z→ee electrons.
     assert metrics["eiqr_bdt"] < metrics["eiqr_e_acc"]
     assert (out / "calib-report" / "report.html").is_file()
+    # Pseudo-data shifted by +2 % at 1.5 < |η| < 2.47: scale-fit finds it, correct closes it.
+    closure = json.loads((out / "calib-closure" / "closure.json").read_text())
+    assert abs(closure["mu_after_minus_mc_percent"]) < 3 * closure["mu_after_minus_mc_err_percent"]
+    assert abs(closure["data before"]["mean"] / closure["data after"]["mean"] - 1) > 0.003
+    assert "α(|η| 1.5–2.47) [%]" in result.out and "correct closes" in result.out
+    assert "energy_scale" in (out / "corrections.json").read_text()
     dqm = json.loads((out / "dqm-report" / "metrics.json").read_text())
     # A dead channel among ~17,000 is found by the quality tests in every faulty map.
     assert dqm["auc"]["dead"] > 0.95

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from heplearn.calib.demo import calib_demo
+from heplearn.calib.demo_data import data_driven_demo
 from heplearn.config import dump_config, parse_config
 from heplearn.data.atomic import atomic_output
 from heplearn.data.reader import open_store
@@ -121,6 +122,7 @@ def run_demo(
         overwrite=overwrite,
         progress=progress,
     )
+    on_data = data_driven_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
     monitoring = dqm_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
     search = search_demo(out, quick=quick, seed=seed, overwrite=overwrite, progress=progress)
     sample = {
@@ -144,6 +146,7 @@ def run_demo(
     return {
         **{key: Figure(value) for key, value in sample.items()},
         **calibration,
+        **on_data,
         **monitoring,
         **search,
     }
@@ -181,5 +184,6 @@ def demo(
         ("search", "search-report"),
     ):
         Console().print(f"{name} report: {out / folder / 'report.html'}")
+    Console().print(f"Z→ee scale closure on pseudo-data: {out / 'calib-closure' / 'closure.png'}")
     # One unwrapped line, to copy: the dashboard of the demo's DQM history.
     typer.echo(f"DQM dashboard of the demo's history: {serve_command(out)}")
