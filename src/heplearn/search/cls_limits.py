@@ -70,13 +70,13 @@ def pyhf_module() -> Any:
     return pyhf
 
 
-def model_of(spec: dict[str, Any]) -> tuple[Any, Any]:
+def model_of(spec: dict[str, Any], *, validate: bool = True) -> tuple[Any, Any]:
     pyhf = pyhf_module()
     with warnings.catch_warnings():
         # pyhf 0.7 validates the spec through jsonschema's deprecated RefResolver.
         warnings.filterwarnings("ignore", "jsonschema.RefResolver", DeprecationWarning)
-        workspace = pyhf.Workspace(spec)
-        model = workspace.model()
+        workspace = pyhf.Workspace(spec, validate=validate)
+        model = workspace.model(validate=validate)
     return model, workspace.data(model)
 
 
