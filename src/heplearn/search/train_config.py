@@ -71,7 +71,7 @@ class LikelihoodSettings:
     )
     per_sample: dict[str, float] = setting({}, doc="background sample -> its own normalisation")
     luminosity: float = setting(0.017, low=0.0, high=0.99, doc="relative luminosity uncertainty")
-    limits: bool = setting(True, doc="expected 95 % CLs limits on μ (≈ 0.3 s per point and method)")
+    limits: bool = setting(True, doc="expected 95 % CLs limits on μ (0.3–3 s per point and method)")
     min_effective_events: float = setting(
         5.0, low=0.0, high=1e6, doc="warn when a background bin's (Σw)²/Σw² is below this"
     )
