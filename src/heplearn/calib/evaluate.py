@@ -27,6 +27,7 @@ from heplearn.calib.input_coverage import InputRanges, coverage_warning, input_c
 from heplearn.calib.massfit import H_MASS, Z_MASS, MassFit, fit_mass
 from heplearn.calib.resolution_metrics import MIN_BIN_EVENTS, binned_table, bootstrap, eiqr, reiqr
 from heplearn.calib.train import prepare_split
+from heplearn.calib.uncertainty_evaluation import uncertainty_metrics
 from heplearn.data.held_out import TrainingStore, exclude_training
 from heplearn.data.reader import open_store
 from heplearn.detector.calorimeter.kinematics import cluster_pair_mass, pairs_of_events
@@ -320,6 +321,12 @@ def evaluate_run(
     }
     mass_metrics, masses, mass_fits = _masses(energies, features, store_rows, data)
     metrics.update(mass_metrics)
+    uncertainty = uncertainty_metrics(
+        run, energies, features, masses=masses, mass_model=mass_metrics.get("mass_model"),
+        n_boot=n_boot,
+    )  # fmt: skip
+    if uncertainty:
+        metrics["uncertainty"] = uncertainty
     metrics["binned"] = _binned(energies, features, n_boot)
     if importance:
         metrics["importance"] = _importance(run, features)

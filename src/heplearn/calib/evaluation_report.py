@@ -11,6 +11,7 @@ import numpy as np
 from heplearn import __version__
 from heplearn.calib.evaluate import Evaluation
 from heplearn.calib.massfit_plot import plot_mass_fit
+from heplearn.calib.uncertainty_report import uncertainty_section
 from heplearn.data.atomic import atomic_output
 from heplearn.report.figures import figure, save_figure
 from heplearn.report.html import HtmlReport
@@ -259,6 +260,7 @@ def write_evaluation(ev: Evaluation, out: str | Path, *, overwrite: bool = False
             if ev.metrics["binned"].get(variable):
                 report.heading(f"Resolution in bins of {title} (bootstrap errors)")
                 _binned_table(report, ev.metrics, variable)
+        figures.append((uncertainty_section(report, ev.metrics, tmp), "σ_CB in σ_M quintiles"))
         report.heading("Figures")
         for png, caption in figures:
             if png is not None:

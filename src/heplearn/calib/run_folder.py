@@ -2,7 +2,8 @@
 
 ``config.yaml`` (resolved config), ``run.json`` (data, split, input names and shapes),
 ``scalers.json``, ``input_ranges.json`` (training range and 0.1/99.9 % quantiles of each
-scalar, for the coverage check of ``calib evaluate``), ``mc_to_data.json`` (a copy of
+scalar, for the coverage check of ``calib evaluate``), ``sigma_scale.json`` (per-bin σ_E
+factors from the validation pulls, with an uncertainty head), ``mc_to_data.json`` (a copy of
 the ``features.mc_to_data`` transform, which evaluation uses), ``bdt.json`` (XGBoost JSON) and
 ``network/`` (checkpoints, best weights, ``metrics.jsonl``).  Nothing in it is pickled.
 """
@@ -62,6 +63,11 @@ class RunFolder:
     @property
     def input_ranges(self) -> Path:
         return self.path / "input_ranges.json"
+
+    @property
+    def sigma_scale(self) -> Path:
+        """Per-bin σ_E factors fitted on the validation pulls (uncertainty runs only)."""
+        return self.path / "sigma_scale.json"
 
     @property
     def mc_to_data(self) -> Path:

@@ -269,5 +269,10 @@ def _train_locked(
                 **(config.loss_options if config.validation_loss == config.loss else {}),
             ),
         )
+    if result is not None and config.uncertainty:
+        # calibrated.py imports this module: the fit that loads the trained run comes late.
+        from heplearn.calib.sigma_scale_fit import write_sigma_scale
+
+        write_sigma_scale(folder.path, features.take(split.val), f"validation split of {data}")
     publish_run(folder, final)
     return TrainSummary(final, len(split.train), len(split.val), len(split.test), bdt_loss, result)
