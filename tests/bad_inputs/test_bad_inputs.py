@@ -51,6 +51,13 @@ class Case:
         return f"{' '.join(words)}:{self.bad.name}"
 
 
+def _data_evaluation_cases(store_bad: list[Bad]) -> list[Case]:
+    """calib evaluate on data (no truth): a bad data store, and a bad --mc store."""
+    head = ("calib", "evaluate", "--run", "{crun}", "--out", "{out}", "--no-truth")
+    tails = (("--data", "{bad}"), ("--data", "{gun}", "--mc", "{bad}"))
+    return [Case((*head, *tail), bad) for tail in tails for bad in store_bad]
+
+
 def _cases() -> list[Case]:
     data, runs = DATA, RUNS
     store_bad = [b for b in data if b.name.endswith(".h5") and b.name != "strings.h5"]
@@ -162,7 +169,7 @@ def _cases() -> list[Case]:
         ("search-sample", "search"),
     ):
         add(configs(kind), "generate", command, "--config", "{bad}", "--out", "{out}")
-    return out
+    return out + _data_evaluation_cases(store_bad)
 
 
 CASES = _cases()

@@ -263,6 +263,16 @@ CASES = [
         ("heplearn.report.html:HtmlReport.write", lambda original: _fail),
     ),
     Case(
+        "calib-eval-data",
+        lambda get, out: (
+            [
+                *("calib", "evaluate", "-r", get("calib_run"), "-d", get("zee_store")),
+                *("-o", out, "--no-truth", "--min-pairs", "20"),
+            ]
+        ),
+        ("heplearn.report.html:HtmlReport.write", lambda original: _fail),
+    ),
+    Case(
         "model.onnx",
         lambda get, out: ["calib", "export", "-r", get("calib_run"), "-o", out],
         # A wrong result of onnxruntime: the parity check fails, as a broken exporter would.

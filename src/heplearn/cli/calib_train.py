@@ -140,12 +140,40 @@ def evaluate_command(
     bootstrap: int = typer.Option(200, "--bootstrap", min=10, help="Bootstrap resamples."),
     importance: bool = typer.Option(True, help="Permutation feature importance."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+    mc: Path | None = typer.Option(
+        None, "--mc", help="MC store to compare the data's Z peaks and inputs with."
+    ),
+    no_truth: bool = typer.Option(
+        False, "--no-truth", help="Evaluate as data (Z peaks only) even if the store has truth."
+    ),
+    min_et: float = typer.Option(20.0, "--min-et", help="Data: E_T cut of each cluster [GeV]."),
+    max_eta: float = typer.Option(2.47, "--max-eta", help="Data: |η| cut of each cluster."),
+    mass_range: tuple[float, float] = typer.Option(
+        (80.0, 100.0), "--range", help="Data: BW ⊗ CB fit range LO HI [GeV]."
+    ),
+    min_pairs: int = typer.Option(
+        100, "--min-pairs", help="Data: pairs in range for a fit (fewer: skipped and named)."
+    ),
 ) -> None:
-    """Resolution (eIQR, reIQR vs BDT and E_acc, binned), mass fits, pulls, importance, report."""
+    """Resolution (eIQR, reIQR vs BDT and E_acc, binned), mass fits, pulls, importance, report.
+
+    On a store without truth/energy (or with --no-truth) the evaluation is on data: Z→ee
+    pairs, BW ⊗ CB peaks of every method inclusive and in |η|, E_T and ⟨μ⟩ bins, and with
+    --mc the same on MC, data/MC peak overlays and input distributions.
+
+    Examples:
+
+      heplearn calib evaluate --run run --data zee --out eval
+
+      heplearn calib evaluate --run run --data data --mc mc --out eval-data
+    """
     from heplearn.calib.evaluate import evaluate_run
     from heplearn.calib.evaluation_report import write_evaluation
 
     check_output(out, overwrite)
+    if _is_data(data, no_truth, mc):
+        _evaluate_data(run, data, out, mc, overwrite, (min_et, max_eta, mass_range, min_pairs))
+        return
     evaluation = evaluate_run(run, data, n_boot=bootstrap, importance=importance)
     write_evaluation(evaluation, out, overwrite=overwrite)
     m = evaluation.metrics
@@ -160,4 +188,69 @@ def evaluate_command(
     for key in ("sigma_cb_eacc", "sigma_cb_bdt", "sigma_cb_model", "pull_width"):
         if m.get(key) is not None:
             console.print(f"{key:>18} {m[key]:.3f}")
+    console.print(f"report: {out / 'report.html'}")
+
+
+def _is_data(data: Path, no_truth: bool, mc: Path | None) -> bool:
+    """Data path: asked for, or a store without truth/energy; --mc alone needs one of them."""
+    from heplearn.data.reader import open_store
+    from heplearn.errors import ConfigError
+
+    if no_truth or "truth/energy" not in open_store(data).schema:
+        return True
+    if mc is not None:
+        raise ConfigError(
+            "option --mc",
+            str(data),
+            "--mc compares data to MC, and this store has truth/energy (it is evaluated as MC)",
+            "add --no-truth to evaluate it as data, or drop --mc",
+        )
+    return False
+
+
+def _evaluate_data(
+    run: Path,
+    data: Path,
+    out: Path,
+    mc: Path | None,
+    overwrite: bool,
+    options: tuple[float, float, tuple[float, float], int],
+) -> None:
+    from heplearn.calib.data_evaluation import evaluate_on_data
+    from heplearn.calib.data_evaluation_report import write_data_evaluation
+    from heplearn.calib.zee_pairs import PairCuts
+    from heplearn.calib.zee_peak_bins import PeakFitSettings
+    from heplearn.errors import ConfigError
+
+    min_et, max_eta, mass_range, min_pairs = options
+    if not mass_range[0] < mass_range[1] or min_pairs < 20 or min_et < 0 or max_eta <= 0:
+        raise ConfigError(
+            "options --range / --min-pairs / --min-et / --max-eta",
+            "the command line",
+            "the range needs LO < HI, a fit at least 20 pairs, the cuts positive values",
+            "e.g. --range 80 100 --min-pairs 100 --min-et 20 --max-eta 2.47",
+        )
+    cuts = PairCuts(min_et=min_et, max_abs_eta=max_eta)
+    settings = PeakFitSettings(cuts=cuts, mass_range=mass_range, min_pairs=min_pairs)
+    evaluation = evaluate_on_data(run, data, mc=mc, settings=settings)
+    write_data_evaluation(evaluation, out, overwrite=overwrite)
+    m = evaluation.metrics
+    console = Console()
+    for warning in m["warnings"]:
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
+        )
+    console.print(f"{m['mass_pairs']} Z→ee pairs in data (no truth read)")
+    for method, entry in m["peaks"]["data"].items():
+        fit = entry["inclusive"]
+        line = f"{method:>8} μ_CB " + (
+            f"{fit['mean']:.3f} ± {fit['mean_err']:.3f}  σ_CB {fit['sigma']:.3f} GeV"
+            if fit.get("mean") is not None
+            else f"skipped ({fit['skipped']})"
+        )
+        shift = m.get("data_vs_mc", {}).get(method, {}).get("inclusive", {})
+        if shift.get("mu_shift") is not None:
+            shift_pc = (100 * shift["mu_shift"], 100 * shift["mu_shift_err"])
+            line += f"  data/MC − 1 {shift_pc[0]:+.3f} ± {shift_pc[1]:.3f} %"
+        console.print(line, highlight=False)
     console.print(f"report: {out / 'report.html'}")
