@@ -168,3 +168,25 @@ def test_a_strong_signal_gets_a_limit_far_below_one() -> None:
     result = fit_workspace(build_workspace([_one_bin(2.0e4, 10.0)]))
     assert result.z_expected > 50
     assert result.limit_note is None and result.limit_expected[2] < 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:jsonschema.RefResolver:DeprecationWarning")  # pyhf 0.7
+def test_a_cls_cliff_from_one_heavy_event_is_located_and_said() -> None:
+    """b = 5000 from one event (MC uncertainty 100 %): the fit can empty that background, so
+    CLs falls off a cliff where μ·s exceeds what is left; the limit sits at the cliff."""
+    import pyhf
+
+    heavy = ChannelHists(
+        "ee", ONE_BIN, _hist(2000.0, 500), {"dy_ee": _hist(5000.0, 1), "ttbar": _hist(500.0, 50)}
+    )
+    workspace = build_workspace([heavy])
+    result = fit_workspace(workspace)
+    assert result.limit_note is not None and "jumps" in result.limit_note
+    median = result.limit_expected[2]
+    model = pyhf.Workspace(workspace.spec).model()
+    data = pyhf.Workspace(workspace.spec).data(model)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = pyhf.infer.hypotest(0.96 * median, data, model, return_expected_set=True)[1][2]
+        above = pyhf.infer.hypotest(1.04 * median, data, model, return_expected_set=True)[1][2]
+    assert float(below) >= 0.05 > float(above)

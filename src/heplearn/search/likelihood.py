@@ -260,7 +260,8 @@ class LikelihoodResult:
     limit_expected: tuple[float, ...] = ()
     z_observed: float | None = None
     limit_observed: float | None = None
-    #: Why there are no limits although they were asked for (unstable fits).
+    #: Why there are no limits although they were asked for (unstable fits), or how they
+    #: were found where CLs jumps.
     limit_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -304,11 +305,13 @@ def _fit(workspace: Workspace, limits: bool, n_points: int) -> LikelihoodResult:
         background_only = model.expected_data(nominal)
     if limits:
         try:
-            _, band = limits_from_scan(model, background_only, n_points)
+            _, band, note = limits_from_scan(model, background_only, n_points)
             if not workspace.asimov:
-                limit_observed, _ = limits_from_scan(model, data, n_points)
+                limit_observed, _, observed_note = limits_from_scan(model, data, n_points)
+                note = note or observed_note
         except (UnstableError, pyhf_module().exceptions.FailedMinimization) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             note = f"no limit: {reason} (unstable fits; too few simulated background events?)"
             return LikelihoodResult(z_expected, (), z_observed, None, note)
+        return LikelihoodResult(z_expected, tuple(band), z_observed, limit_observed, note)
     return LikelihoodResult(z_expected, tuple(band), z_observed, limit_observed)
