@@ -100,16 +100,28 @@ def test_the_rescaling_gives_unit_pulls_in_every_bin_of_new_clusters(tmp_path: P
     assert not any(0.9 <= w <= 1.1 for w in filled_before), filled_before
 
 
-def test_sparse_bins_take_the_factor_of_their_eta_slice() -> None:
+def test_sparse_bins_take_the_factorised_width_of_their_slice_and_column() -> None:
     rng = np.random.default_rng(3)
     abs_eta, et, residual, sigma = _clusters(rng, 3000)
-    et[:5] = 500.0  # five clusters above 100 GeV: too few for their own factor
-    scale = SigmaScale.fit(residual / sigma, abs_eta, et, "test", n_boot=2)
+    et[:5] = 500.0  # five clusters above 100 GeV: a column too sparse for its own factor
+    pull = residual / sigma
+    scale = SigmaScale.fit(pull, abs_eta, et, "test", n_boot=2)
     high = scale.et_edges.index(100.0)
     assert {row[high] for row in scale.sources} == {"abs_eta slice"}
     assert scale.counts.sum() == 3000
-    in_barrel = abs_eta < 0.6
-    assert scale.factors[0, high] == pytest.approx(eiqr((residual / sigma)[in_barrel]))
+    assert scale.factors[0, high] == pytest.approx(eiqr(pull[abs_eta < 0.6]))
+    # The crack (≈ 60 clusters per E_T bin): slice × column / inclusive, which follows a
+    # mis-scaling that is a product of an |η| and an E_T factor, as here (not exactly:
+    # the core width of a mixture of widths is not their product).
+    crack = scale.abs_eta_edges.index(1.37)
+    assert scale.sources[crack][2] == "abs_eta slice x E_T column"
+    assert scale.counts[crack][2] < 100
+    in_crack, wide_et = (abs_eta >= 1.37) & (abs_eta < 1.52), (et >= 40) & (et < 60)
+    expected = eiqr(pull[in_crack]) * eiqr(pull[wide_et]) / eiqr(pull)
+    assert scale.factors[crack, 2] == pytest.approx(expected)
+    true_factor = 1 / (0.6 * 1.5)  # _clusters: σ ×0.6 beyond the barrel, ×1.5 above 40 GeV
+    assert scale.factors[crack, 2] == pytest.approx(true_factor, rel=0.15)
+    assert abs(scale.factors[crack, 2] - true_factor) < abs(eiqr(pull[in_crack]) - true_factor)
 
 
 @pytest.mark.parametrize(

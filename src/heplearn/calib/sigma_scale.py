@@ -9,8 +9,9 @@ here the factor is measured per |η| × E_T bin as the core width of the pulls (
 
 The bins use E_T = E_acc/cosh η, not the true E_T: the factor must be found the same
 way on data, which has no truth.  A bin with fewer than ``MIN_FIT_CLUSTERS``
-validation clusters takes the factor of its |η| slice, or failing that the
-inclusive one (``sources`` records which).
+validation clusters takes the factorised estimate width(|η| slice) × width(E_T
+column) / width(all), or the slice's or the column's alone where the other is
+sparse too, or the inclusive one (``sources`` records which).
 """
 
 from __future__ import annotations
@@ -63,6 +64,35 @@ def _width(pull: Array, n_boot: int, seed: int) -> tuple[float, float]:
     return width, error
 
 
+def _margins(
+    pull: Array, index: Array, n_bins: int, *, min_clusters: int, n_boot: int, seed: int
+) -> list[tuple[float, float] | None]:
+    """Width of each |η| slice (or E_T column) over the other variable; None when sparse."""
+    out: list[tuple[float, float] | None] = []
+    for k in range(n_bins):
+        inside = index == k
+        enough = int(inside.sum()) >= min_clusters
+        out.append(_width(pull[inside], n_boot, seed=seed + k) if enough else None)
+    return out
+
+
+def _factorised(
+    eta_slice: tuple[float, float] | None,
+    et_column: tuple[float, float] | None,
+    inclusive: tuple[float, float],
+) -> tuple[tuple[float, float], str]:
+    """A sparse bin's factor: slice × column / inclusive (η and E_T trends both kept)."""
+    if eta_slice is not None and et_column is not None:
+        value = eta_slice[0] * et_column[0] / inclusive[0]
+        error = value * math.hypot(eta_slice[1] / eta_slice[0], et_column[1] / et_column[0])
+        return (value, error), "abs_eta slice x E_T column"
+    if eta_slice is not None:
+        return eta_slice, "abs_eta slice"
+    if et_column is not None:
+        return et_column, "E_T column"
+    return inclusive, "inclusive"
+
+
 @dataclass(frozen=True)
 class SigmaScale:
     """σ_E factors per |η| × E_T bin (rows |η|, columns E_T), their errors and origin."""
@@ -72,7 +102,7 @@ class SigmaScale:
     factors: Array
     errors: Array
     counts: Array  # validation clusters per bin
-    sources: tuple[tuple[str, ...], ...]  # "bin", "abs_eta slice" or "inclusive"
+    sources: tuple[tuple[str, ...], ...]  # "bin", or the fallback of a sparse bin
     fitted_on: str
 
     @classmethod
@@ -100,24 +130,20 @@ class SigmaScale:
         i, j = _bin_of(abs_eta, abs_eta_edges), _bin_of(et, et_edges)
         shape = (len(abs_eta_edges) - 1, len(et_edges) - 1)
         inclusive = _width(pull, n_boot, seed=0)
+        slices = _margins(pull, i, shape[0], min_clusters=min_clusters, n_boot=n_boot, seed=1)
+        columns = _margins(pull, j, shape[1], min_clusters=min_clusters, n_boot=n_boot, seed=20)
         factors, errors = np.empty(shape), np.empty(shape)
         counts = np.zeros(shape, dtype=np.int64)
         sources: list[list[str]] = [[""] * shape[1] for _ in range(shape[0])]
-        for a in range(shape[0]):
-            in_slice = i == a
-            n_slice = int(in_slice.sum())
-            slice_width = _width(pull[in_slice], n_boot, seed=a + 1) if n_slice else inclusive
-            for b in range(shape[1]):
-                inside = in_slice & (j == b)
-                counts[a, b] = int(inside.sum())
-                if counts[a, b] >= min_clusters:
-                    found, source = _width(pull[inside], n_boot, seed=100 + a * 10 + b), "bin"
-                elif n_slice >= min_clusters:
-                    found, source = slice_width, "abs_eta slice"
-                else:
-                    found, source = inclusive, "inclusive"
-                factors[a, b], errors[a, b] = found
-                sources[a][b] = source
+        for a, b in itertools.product(range(shape[0]), range(shape[1])):
+            inside = (i == a) & (j == b)
+            counts[a, b] = int(inside.sum())
+            if counts[a, b] >= min_clusters:
+                found, source = _width(pull[inside], n_boot, seed=100 + a * 10 + b), "bin"
+            else:
+                found, source = _factorised(slices[a], columns[b], inclusive)
+            factors[a, b], errors[a, b] = found
+            sources[a][b] = source
         return cls(
             tuple(abs_eta_edges),
             tuple(et_edges),
