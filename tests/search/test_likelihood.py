@@ -141,7 +141,7 @@ def test_data_with_other_binning_is_refused() -> None:
 
 
 def test_limits_against_the_mass_are_drawn_per_family(tmp_path: Path) -> None:
-    from heplearn.search.limit_plots import limit_figures
+    from heplearn.search.limit_plots import grid_figure, limit_figures
 
     def entry(median: float) -> dict[str, object]:
         band = [median * f for f in (0.5, 0.7, 1.0, 1.4, 1.9)]
@@ -161,6 +161,12 @@ def test_limits_against_the_mass_are_drawn_per_family(tmp_path: Path) -> None:
     # One Z′ family with three masses; ZH has a single point, no curve.
     assert [path.name for path, _ in figures] == ["limits_zp_dm_minv10.png"]
     assert (tmp_path / "limits_zp_dm_minv10.pdf").is_file()
+    # The grid map needs two invisible masses.
+    assert grid_figure(metrics, tmp_path) is None
+    points["zp_dm_m500_mx150"] = {"mediator_mass": 500, "invisible_mass": 150.0, "family": "zp_dm"}
+    likelihood["zp_dm_m500_mx150"] = {"xgboost": entry(3.0), "thesis_cuts": entry(5.0)}
+    drawn = grid_figure(metrics, tmp_path)
+    assert drawn is not None and drawn[0].name == "limits_zp_grid.png"
 
 
 def test_a_strong_signal_gets_a_limit_far_below_one() -> None:

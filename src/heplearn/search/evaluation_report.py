@@ -25,7 +25,7 @@ from heplearn.report.html import HtmlReport
 from heplearn.report.metrics_json import write_metrics_json
 from heplearn.search.evaluate import MethodScores, SearchEvaluation, z_curve
 from heplearn.search.likelihood_report import likelihood_sections, write_workspaces
-from heplearn.search.limit_plots import limit_figures
+from heplearn.search.limit_plots import grid_figure, limit_figures
 from heplearn.search.significance import z_statistical_error
 from heplearn.search.stack_plots import stacked_figures
 from heplearn.stats import roc_curve
@@ -324,6 +324,7 @@ def write_evaluation_files(evaluation: SearchEvaluation, folder: Path) -> Path:
     _tables(report, metrics)
     figures: list[tuple[Path | None, str]] = [
         *limit_figures(metrics, folder),
+        grid_figure(metrics, folder) or (None, ""),
         *stacked_figures(evaluation, folder),
         (_side_by_side(metrics, folder), "Z per signal point, every method"),
         (_importance(metrics, folder), "XGBoost feature importance"),

@@ -3,7 +3,8 @@
 For each family (Z′ at one invisible mass, ZH → invisible) with at least two points that
 have limits: the median expected limit of every method against the mediator mass (m_H for
 ZH), the ±1σ / ±2σ band of the method with the lowest limits, and μ = 1 (a point below it
-is expected to be excluded).
+is expected to be excluded).  Over the Z′ grid (mediator × invisible mass), one panel per
+method: the median expected limit at each point (colour) and its μ = 1 contour.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from heplearn.report.figures import figure, save_figure
 
-__all__ = ["limit_figures"]
+__all__ = ["grid_figure", "limit_figures"]
 
 _LABELS = {
     "thesis_cuts": "thesis cuts",
@@ -90,3 +91,37 @@ def limit_figures(metrics: dict[str, Any], folder: Path) -> list[tuple[Path, str
             stem = f"limits_{family}" + ("" if family == "zh_inv" else f"_minv{invisible:g}")
             out.append((save_figure(fig, folder, stem), f"Expected limits on μ: {title}"))
     return out
+
+
+def grid_figure(metrics: dict[str, Any], folder: Path) -> tuple[Path, str] | None:
+    """Expected μ95 over the Z′ (mediator, invisible mass) grid, a panel per method."""
+    from matplotlib.colors import LogNorm
+
+    names = [n for n, p in metrics["points"].items() if p["family"] == "zp_dm"]
+    panels = []
+    for method in metrics["methods"]:
+        rows = [
+            (metrics["points"][n]["mediator_mass"], metrics["points"][n]["invisible_mass"],
+             metrics["likelihood"].get(n, {}).get(method, {}).get("limit_expected"))
+            for n in names
+        ]  # fmt: skip
+        xyz = np.array([r for r in rows if r[2]], dtype=np.float64).reshape(-1, 3)
+        if len(np.unique(xyz[:, 0])) >= 2 and len(np.unique(xyz[:, 1])) >= 2:
+            panels.append((method, xyz))
+    if not panels:
+        return None
+    values = np.concatenate([xyz[:, 2] for _, xyz in panels])
+    norm = LogNorm(vmin=float(values.min()), vmax=max(float(values.max()), 1.01 * values.min()))
+    n = len(panels)
+    with figure(ncols=n, figsize=(6 * n, 6), squeeze=False) as (fig, axes):
+        for ax, (method, xyz) in zip(axes[0], panels, strict=True):
+            dots = ax.scatter(xyz[:, 0], xyz[:, 1], c=xyz[:, 2], norm=norm, s=120, cmap="viridis")
+            if len(xyz) >= 3 and xyz[:, 2].min() < 1 < xyz[:, 2].max():
+                ax.tricontour(xyz[:, 0], xyz[:, 1], np.log(xyz[:, 2]), levels=[0.0], colors="red")
+            ax.margins(0.1)
+            ax.set_title(f"{_LABELS.get(method, method)}: red = μ95 of 1", fontsize=11)
+            ax.set_xlabel("$m_{Z'}$ [GeV]")
+            ax.set_ylabel("$m_{inv}$ [GeV]")
+        fig.colorbar(dots, ax=axes[0][-1], label="expected 95 % CLs limit on μ")
+        path = save_figure(fig, folder, "limits_zp_grid")
+    return path, "Expected limits on μ over the Z' grid, per method (red: μ95 = 1)"
