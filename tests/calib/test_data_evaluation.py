@@ -42,11 +42,22 @@ def _sample(folder: Path, events: int, seed: int, alpha: float | None = None) ->
     return calib_dataset(config, folder)
 
 
+def _with_pileup_labels(source: Path, out: Path) -> Path:
+    """A copy whose events carry ⟨μ⟩ = 5, 15, 25, 35 (by event id): labels only, no pileup."""
+    store = open_store(source)
+    with StoreWriter(out, provenance=store.provenance) as writer:
+        for batch in store.iter_batches(100_000):
+            batch["event/mu"] = (5 + 10 * (batch["event/id"] % 4)).astype(np.float32)
+            writer.append(batch)
+    return out
+
+
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("data-eval")
+    shifted = _sample(folder / "shifted-raw", 1200, 7, alpha=SHIFT)
     return {
-        "shifted": _sample(folder / "shifted", 1200, 7, alpha=SHIFT),
+        "shifted": _with_pileup_labels(shifted, folder / "shifted.h5"),
         "unshifted": _sample(folder / "unshifted", 1200, 9, alpha=0.0),
         "mc": _sample(folder / "mc", 1200, 8),
         "train": _sample(folder / "train", 600, 11),
@@ -88,6 +99,14 @@ def test_a_two_percent_scale_is_seen_in_the_data_peak(
     assert len(fitted) >= 3
     for row in fitted:
         assert abs(row["mu_shift"] - SHIFT) < 4 * row["mu_shift_err"], row
+    # ⟨μ⟩ bins where the data's ⟨μ⟩ varies (not the MC's: it has none); the shift in each.
+    assert "mu" not in metrics["peaks"]["mc"]["e_acc"]["binned"]
+    mc_peak = metrics["peaks"]["mc"]["e_acc"]["inclusive"]
+    fitted_mu = [r for r in metrics["peaks"]["data"]["e_acc"]["binned"]["mu"] if "mean" in r]
+    assert len(fitted_mu) >= 3 and all(r["bin"][1] <= 40 for r in fitted_mu)  # ≈ 120 pairs each
+    for row in fitted_mu:
+        error = np.hypot(row["mean_err"] / row["mean"], mc_peak["mean_err"] / mc_peak["mean"])
+        assert abs(row["mean"] / mc_peak["mean"] - 1 - SHIFT) < 3 * error, row
     # The crack bin has too few pairs: skipped and named, not fitted.
     crack = metrics["peaks"]["data"]["e_acc"]["binned"]["abs_eta"][2]
     assert crack["bin"] == [1.37, 1.52] and "skipped" in crack and "mean" not in crack

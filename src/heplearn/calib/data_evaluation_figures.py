@@ -20,6 +20,12 @@ Array = np.ndarray[Any, Any]
 METHOD_LABELS = {"e_acc": "$E_{acc}$", "bdt": "BDT", "network": "network"}
 COLOURS = {"e_acc": "tab:grey", "bdt": "tab:blue", "network": "tab:red"}
 PANELS_PER_FIGURE = 12
+#: Mathtext, not Unicode: the style's font has no ⟨ ⟩ glyphs.
+AXIS_LABELS = {
+    "abs_eta": r"$|\eta|$ bin",
+    "et": r"$E_T$ bin [GeV]",
+    "mu": r"$\langle\mu\rangle$ bin",
+}
 
 
 def _overlay(ev: DataEvaluation, method: str, folder: Path) -> Path | None:
@@ -115,8 +121,8 @@ def binned_peak_figures(ev: DataEvaluation, folder: Path) -> list[tuple[Path, st
             for n_method, method in enumerate(peaks["data"]):
                 offset = 0.08 * (n_method - 1)
                 for sample, marker in (("data", "o"), ("mc", "s")):
-                    if sample not in peaks:
-                        continue
+                    if variable not in peaks.get(sample, {}).get(method, {}).get("binned", {}):
+                        continue  # e.g. MC with one ⟨μ⟩ against data with several
                     rows = peaks[sample][method]["binned"][variable]
                     labels = [f"{r['bin'][0]:g}–{r['bin'][1]:g}" for r in rows]
                     for ax, key in zip(axes, ("mean", "sigma"), strict=True):
@@ -131,9 +137,7 @@ def binned_peak_figures(ev: DataEvaluation, folder: Path) -> list[tuple[Path, st
             axes[0].set_ylabel(r"$\mu_{CB}$ [GeV]")
             axes[1].set_ylabel(r"$\sigma_{CB}$ [GeV]")
             axes[1].set_xticks(range(len(labels)), labels, fontsize=9, rotation=30)
-            axes[1].set_xlabel(
-                {"abs_eta": "|η| bin", "et": "E_T bin [GeV]", "mu": "⟨μ⟩ bin"}[variable]
-            )
+            axes[1].set_xlabel(AXIS_LABELS[variable])
             axes[0].legend(fontsize=7, ncol=2)
             png = save_figure(fig, folder, f"peaks_vs_{variable}")
         out.append((png, f"μ_CB and σ_CB per {variable} bin (skipped bins are absent)"))

@@ -74,9 +74,12 @@ def _binned(report: HtmlReport, m: dict[str, Any], variable: str) -> None:
         for k, row in enumerate(entry["binned"][variable]):
             cells = [method, f"{row['bin'][0]:g}–{row['bin'][1]:g}"]
             for sample in peaks:
-                cells += _peak_cells(peaks[sample][method]["binned"][variable][k])
+                # MC with one ⟨μ⟩ has no ⟨μ⟩ bins where the data has them.
+                other = peaks[sample][method]["binned"].get(variable)
+                cells += _peak_cells(other[k]) if other else ["—", "—", "—"]
             if "mc" in peaks:
-                c = m["data_vs_mc"][method]["binned"][variable][k]
+                compared = m["data_vs_mc"][method]["binned"][variable]
+                c = compared[k] if k < len(compared) else {}
                 cells.append(_num(c.get("mu_shift"), c.get("mu_shift_err"), 3, 100))
             rows.append(cells)
     report.table(header, rows)
