@@ -157,6 +157,33 @@ def test_removing_the_validation_group_changes_nothing(
     assert results[0].metrics["skipped"] == results[1].metrics["skipped"]
 
 
+def _with_flipped_tracks(source: Path, out: Path) -> Path:
+    """A copy where the first cluster of every third event has its track's charge flipped."""
+    store = open_store(source)
+    with StoreWriter(out, provenance=store.provenance) as writer:
+        for batch in store.iter_batches(100_000):
+            ids = batch["event/id"]
+            first = np.r_[True, ids[1:] != ids[:-1]] & (ids % 3 == 0)
+            batch["tracks/features"][first, :, 0] *= -1  # column 0 is q·pT
+            writer.append(batch)
+    return out
+
+
+def test_same_sign_pairs_by_track_charge_are_left_out(
+    stores: dict[str, Path], run: Path, tmp_path: Path
+) -> None:
+    no_fits = PeakFitSettings(min_pairs=10**6)
+    flipped = _with_flipped_tracks(stores["unshifted"], tmp_path / "flipped.h5")
+    before, after = (
+        evaluate_on_data(run, p, settings=no_fits).metrics for p in (stores["unshifted"], flipped)
+    )
+    assert before["pair_charge"] == {"source": "leading track q·pT", "same_sign_removed": 0}
+    removed = after["pair_charge"]["same_sign_removed"]
+    # A third of the events, fewer where the flipped cluster has no track: ≈ 1/3 of the pairs.
+    assert removed + after["mass_pairs"] == before["mass_pairs"]
+    assert 0.25 < removed / before["mass_pairs"] < 0.4
+
+
 def test_the_training_store_is_evaluated_on_its_test_split_only(
     stores: dict[str, Path], run: Path
 ) -> None:

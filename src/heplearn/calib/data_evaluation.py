@@ -24,12 +24,12 @@ import numpy as np
 
 from heplearn.calib.calibrated import CalibRun
 from heplearn.calib.cluster_sets import cluster_keys
-from heplearn.calib.features import FeatureArrays, load_features
+from heplearn.calib.features import TRACK_SIGNED_PT, FeatureArrays, load_features
 from heplearn.calib.input_coverage import InputRanges, coverage_warning, input_coverage
 from heplearn.calib.input_distributions import InputHistogram, compare_inputs, input_variables
 from heplearn.calib.method_energies import check_same_geometry
 from heplearn.calib.train import prepare_split
-from heplearn.calib.zee_pairs import select_pairs
+from heplearn.calib.zee_pairs import CHARGE_FIELD, PairCuts, ZeePairs, select_pairs
 from heplearn.calib.zee_peak_bins import (
     ABS_ETA_BINS,
     MU_BINS,
@@ -39,7 +39,7 @@ from heplearn.calib.zee_peak_bins import (
     fit_peaks,
 )
 from heplearn.data.held_out import TrainingStore, exclude_training
-from heplearn.data.reader import open_store
+from heplearn.data.reader import Store, open_store
 from heplearn.errors import DataError
 from heplearn.report.metrics_json import json_safe
 
@@ -103,6 +103,25 @@ def _on_store_rows(values: Array, rows: Array, n_rows: int) -> Array:
     return full
 
 
+def _opposite_track_charge(store: Store, pairs: ZeePairs, cuts: PairCuts) -> tuple[ZeePairs, str]:
+    """Without ``scalars/charge``, the leading track's charge vetoes same-sign pairs where known."""
+    if not cuts.opposite_charge:
+        return pairs, "not required"
+    if CHARGE_FIELD in store.schema:
+        return pairs, CHARGE_FIELD  # select_pairs applied it
+    if "tracks/features" not in store.schema or "tracks/count" not in store.schema:
+        return pairs, "unknown (no charge field, no tracks)"
+    columns = store.read(["tracks/features", "tracks/count"])
+    signed = np.asarray(columns["tracks/features"])[:, 0, TRACK_SIGNED_PT]
+    charge = np.where(np.asarray(columns["tracks/count"]) > 0, np.sign(signed), 0.0)
+    keep = charge[pairs.first] * charge[pairs.second] <= 0  # 0: a cluster without a track
+    kept = ZeePairs(
+        pairs.first[keep], pairs.second[keep],
+        (pairs.abs_eta[0][keep], pairs.abs_eta[1][keep]), pairs.mass[keep],
+    )  # fmt: skip
+    return kept, "leading track q·pT"
+
+
 def _evaluate_sample(
     run: CalibRun, path: Path, label: str, settings: PeakFitSettings
 ) -> SampleEvaluation:
@@ -116,6 +135,8 @@ def _evaluate_sample(
         for name, values in run.energies(features).methods().items()
     }
     pairs, eta, phi = select_pairs(store, energies["e_acc"], settings.cuts, where)
+    selected = len(pairs.mass)
+    pairs, charge_source = _opposite_track_charge(store, pairs, settings.cuts)
     if len(pairs.mass) == 0:
         cuts = settings.cuts
         raise DataError(
@@ -141,6 +162,7 @@ def _evaluate_sample(
         "held_out": held_out,
         "n_clusters": len(features),
         "n_pairs": peaks.n_pairs,
+        "charge": {"source": charge_source, "same_sign_removed": selected - len(pairs.mass)},
         "warnings": warnings,
     }
     return SampleEvaluation(label, features, masses, peaks, summary)
@@ -228,6 +250,7 @@ def evaluate_on_data(
         "warnings": warnings,
         "input_coverage": coverage,
         "pair_selection": dataclasses.asdict(settings),
+        "pair_charge": first.summary["charge"],
         "mass_model": "bw-cb",
         "mass_pairs": first.peaks.n_pairs,
         "mass_fits": fits,
