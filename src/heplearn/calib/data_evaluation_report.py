@@ -107,6 +107,11 @@ def _report(ev: DataEvaluation, figures: list[tuple[Path, str]], path: Path) -> 
         report.paragraph(f"warning: {warning}")
     report.heading("Z→ee peaks, BW ⊗ CB, inclusive")
     report.paragraph(f"Pair selection and fit: {json.dumps(m['pair_selection'])}")
+    charge = m["pair_charge"]
+    report.paragraph(
+        f"Opposite charge from {charge['source']}; {charge['same_sign_removed']} same-sign "
+        "pairs left out of the data."
+    )
     _summary(report, m)
     names = {"abs_eta": "|η| (a pair in the bin of each cluster)", "et": "E_T = E_acc/cosh η [GeV]"}
     for variable in m["peaks"]["data"][next(iter(m["peaks"]["data"]))]["binned"]:
