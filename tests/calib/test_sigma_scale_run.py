@@ -12,6 +12,7 @@ import pytest
 
 from heplearn.calib import calibrated
 from heplearn.calib.calibrated import CalibRun
+from heplearn.calib.data_evaluation import evaluate_on_data
 from heplearn.calib.evaluate import evaluate_run
 from heplearn.calib.sigma_scale import SigmaScale, reco_et
 from heplearn.calib.sigma_scale_fit import write_sigma_scale
@@ -44,7 +45,7 @@ def _pull_widths(run: Path, store: Path) -> dict[str, Any]:
 
 
 def test_a_sigma_twice_too_wide_is_rescaled_like_the_nominal_one(
-    gun_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gun_store: Path, zee_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = parse_config(
         CalibTrainConfig,
@@ -61,6 +62,12 @@ def test_a_sigma_twice_too_wide_is_rescaled_like_the_nominal_one(
     run = CalibRun.load(tmp_path / "run")
     assert "validation split" in run.folder.sigma_scale.read_text()
     nominal = _pull_widths(tmp_path / "run", gun_store)
+    # On Z→ee evaluated as data (no truth): σ_M quintile fits of the selected pairs, no pulls.
+    on_data = evaluate_on_data(tmp_path / "run", zee_store).metrics["uncertainty"]
+    assert on_data["sigma_scale"]["available"] and "pulls" not in on_data
+    quantiles = on_data["mass_quantiles"]
+    assert quantiles["sigma"] == "rescaled" and len(quantiles["bins"]) == 5
+    assert not any("pull_width" in row for row in quantiles["bins"])
     # The factors come from the validation clusters (never the test split): their pulls
     # divided by the factors have unit core width.
     split = prepare_split(config, gun_store, "test")

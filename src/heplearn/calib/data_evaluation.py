@@ -29,6 +29,7 @@ from heplearn.calib.input_coverage import InputRanges, coverage_warning, input_c
 from heplearn.calib.input_distributions import InputHistogram, compare_inputs, input_variables
 from heplearn.calib.method_energies import check_same_geometry
 from heplearn.calib.train import prepare_split
+from heplearn.calib.uncertainty_evaluation import selected_pair_uncertainty
 from heplearn.calib.zee_pairs import CHARGE_FIELD, PairCuts, ZeePairs, select_pairs
 from heplearn.calib.zee_peak_bins import (
     ABS_ETA_BINS,
@@ -130,9 +131,10 @@ def _evaluate_sample(
     chosen, rows, held_out, warnings = _chosen(run, path)
     run.check_inputs(chosen, where)
     features = _without_truth(chosen)
+    calibrated = run.energies(features)
     energies = {
         name: _on_store_rows(values, rows, store.rows)
-        for name, values in run.energies(features).methods().items()
+        for name, values in calibrated.methods().items()
     }
     pairs, eta, phi = select_pairs(store, energies["e_acc"], settings.cuts, where)
     selected = len(pairs.mass)
@@ -156,6 +158,9 @@ def _evaluate_sample(
     if np.ptp(features.mu) > 0:  # a store with one ⟨μ⟩ (or none) has no ⟨μ⟩ dependence to show
         bins["mu"] = (_on_store_rows(features.mu, rows, store.rows), MU_BINS)
     peaks = fit_peaks(pairs, masses, bins, settings, label)
+    uncertainty = selected_pair_uncertainty(
+        run, calibrated, features, rows=rows, pairs=pairs, mass=masses.get("network", pairs.mass)
+    )
     summary = {
         "store": str(path.resolve()),
         "selection": held_out.pop("selection"),
@@ -164,6 +169,7 @@ def _evaluate_sample(
         "n_pairs": peaks.n_pairs,
         "charge": {"source": charge_source, "same_sign_removed": selected - len(pairs.mass)},
         "warnings": warnings,
+        **({"uncertainty": uncertainty} if uncertainty else {}),
     }
     return SampleEvaluation(label, features, masses, peaks, summary)
 
@@ -259,6 +265,8 @@ def evaluate_on_data(
         "skipped": skipped,
         "training": {"info": run.info},
     }
+    if "uncertainty" in first.summary:  # σ_M quintiles of the data's pairs (σ_E head)
+        metrics["uncertainty"] = first.summary["uncertainty"]
     inputs: list[InputHistogram] = []
     if "mc" in samples:
         other = samples["mc"]

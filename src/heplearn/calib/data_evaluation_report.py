@@ -13,6 +13,7 @@ from heplearn.calib.data_evaluation_figures import (
     input_figures,
     peak_figures,
 )
+from heplearn.calib.uncertainty_report import uncertainty_section
 from heplearn.data.atomic import atomic_output
 from heplearn.report.html import HtmlReport
 from heplearn.report.metrics_json import write_metrics_json
@@ -123,6 +124,9 @@ def _report(ev: DataEvaluation, figures: list[tuple[Path, str]], path: Path) -> 
     if "inputs" in m:
         report.heading("Inputs, data vs MC")
         _inputs(report, m)
+    quintiles = uncertainty_section(report, m, path.parent)  # σ_M quintiles (σ_E head)
+    if quintiles is not None:
+        figures = [*figures, (quintiles, "σ_CB in σ_M quintiles")]
     report.heading("Figures")
     for png, caption in figures:
         report.figure(png, caption)

@@ -6,6 +6,9 @@
   ``before`` and ``after`` the rescaling, and how far the well-filled bins are from 1;
 - ``mass_quantiles``: BW ⊗ CB fits of the Z→ee mass in σ_M quintiles (σ_M from the
   applied σ_E, :mod:`heplearn.calib.mass_uncertainty`), with the mass pulls on simulation.
+
+:func:`selected_pair_uncertainty` gives the same quintile fits for the selected pairs of
+the evaluation on data (no truth).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from heplearn.calib.features import FeatureArrays
 from heplearn.calib.mass_uncertainty import pair_mass_sigma, sigma_m_quantile_fits
 from heplearn.calib.massfit import DEFAULT_RANGES
 from heplearn.calib.sigma_scale import SigmaScale, pull_width_table, reco_et
+from heplearn.calib.zee_pairs import ZeePairs
 from heplearn.detector.calorimeter.kinematics import pairs_of_events
 from heplearn.stats.bootstrap import bootstrap
 from heplearn.stats.spread import eiqr
 
-__all__ = ["WELL_FILLED", "uncertainty_metrics"]
+__all__ = ["WELL_FILLED", "selected_pair_uncertainty", "uncertainty_metrics"]
 
 Array = np.ndarray[Any, Any]
 
@@ -102,11 +106,7 @@ def uncertainty_metrics(
     et = reco_et(f.e_acc, f.eta)
     sigma_after = None if scale is None else scale.apply(energies.sigma, np.abs(f.eta), et)
     out: dict[str, Any] = {
-        "sigma_scale": (
-            {"available": False, "reason": "the run has no sigma_scale.json"}
-            if scale is None
-            else {"available": True, **scale.as_dict()}
-        ),
+        "sigma_scale": _scale_section(scale),
         "pull_bins": "|eta| x E_T with E_T = E_acc/cosh(eta); width = eIQR, bootstrap error",
     }
     if np.any(np.isfinite(f.e_truth)):
@@ -116,3 +116,40 @@ def uncertainty_metrics(
         out["mass_quantiles"] = _mass_quantiles(energies, applied, f, masses, n_boot)
         out["mass_quantiles"]["sigma"] = "rescaled" if sigma_after is not None else "as predicted"
     return out
+
+
+def _scale_section(scale: SigmaScale | None) -> dict[str, Any]:
+    if scale is None:
+        return {"available": False, "reason": "the run has no sigma_scale.json"}
+    return {"available": True, **scale.as_dict()}
+
+
+def selected_pair_uncertainty(
+    run: CalibRun,
+    energies: Energies,
+    f: FeatureArrays,
+    *,
+    rows: Array,
+    pairs: ZeePairs,
+    mass: Array,
+    n_boot: int = 100,
+) -> dict[str, Any]:
+    """The section for selected pairs (store rows) and the network's pair ``mass``, no truth."""
+    if energies.sigma is None or energies.network is None:
+        return {}
+    scale = SigmaScale.load(run.folder.sigma_scale)
+    sigma = energies.sigma
+    if scale is not None:
+        sigma = scale.apply(sigma, np.abs(f.eta), reco_et(f.e_acc, f.eta))
+    n_rows = 1 + int(
+        max(rows.max(initial=-1), pairs.first.max(initial=-1), pairs.second.max(initial=-1))
+    )
+    energy, on_rows = np.zeros(n_rows), np.zeros(n_rows)
+    energy[rows], on_rows[rows] = energies.network, sigma
+    first, second = pairs.first, pairs.second
+    sigma_m = pair_mass_sigma(mass, energy[first], energy[second], on_rows[first], on_rows[second])
+    lo, hi = DEFAULT_RANGES["bw-cb"]
+    in_range = (mass >= lo) & (mass <= hi) & (on_rows[first] > 0) & (on_rows[second] > 0)
+    quantiles = sigma_m_quantile_fits(mass[in_range], sigma_m[in_range], n_boot=n_boot)
+    quantiles["sigma"] = "as predicted" if scale is None else "rescaled"
+    return {"sigma_scale": _scale_section(scale), "mass_quantiles": quantiles}
