@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from heplearn.calib.train import prepare_split, train_calib
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.config import parse_config
 from heplearn.stats.spread import eiqr
+
+from conftest import CliResult, assert_one_error
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -45,7 +48,11 @@ def _pull_widths(run: Path, store: Path) -> dict[str, Any]:
 
 
 def test_a_sigma_twice_too_wide_is_rescaled_like_the_nominal_one(
-    gun_store: Path, zee_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gun_store: Path,
+    zee_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., CliResult],
 ) -> None:
     config = parse_config(
         CalibTrainConfig,
@@ -89,3 +96,9 @@ def test_a_sigma_twice_too_wide_is_rescaled_like_the_nominal_one(
     )
     np.testing.assert_allclose(wide["before"], np.asarray(nominal["before"]) / 2, rtol=1e-4)
     np.testing.assert_allclose(wide["after"], nominal["after"], rtol=1e-4)
+    # A damaged factor file: one error line naming it, no evaluation folder.
+    run.folder.sigma_scale.write_text('{"factors": "none"}')
+    out = tmp_path / "eval"
+    result = cli("calib", "evaluate", "--run", tmp_path / "run", "--data", gun_store, "--out", out)
+    assert_one_error(result, "sigma_scale.json")
+    assert not out.exists()
