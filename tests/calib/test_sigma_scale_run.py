@@ -14,6 +14,7 @@ import pytest
 from heplearn.calib import calibrated
 from heplearn.calib.calibrated import CalibRun
 from heplearn.calib.data_evaluation import evaluate_on_data
+from heplearn.calib.data_evaluation_report import write_data_evaluation
 from heplearn.calib.evaluate import evaluate_run
 from heplearn.calib.sigma_scale import SigmaScale, reco_et
 from heplearn.calib.sigma_scale_fit import write_sigma_scale
@@ -70,7 +71,10 @@ def test_a_sigma_twice_too_wide_is_rescaled_like_the_nominal_one(
     assert "validation split" in run.folder.sigma_scale.read_text()
     nominal = _pull_widths(tmp_path / "run", gun_store)
     # On Z→ee evaluated as data (no truth): σ_M quintile fits of the selected pairs, no pulls.
-    on_data = evaluate_on_data(tmp_path / "run", zee_store).metrics["uncertainty"]
+    evaluation = evaluate_on_data(tmp_path / "run", zee_store)
+    report = write_data_evaluation(evaluation, tmp_path / "eval-data") / "report.html"
+    assert "σ_M quintiles" in report.read_text()
+    on_data = evaluation.metrics["uncertainty"]
     assert on_data["sigma_scale"]["available"] and "pulls" not in on_data
     quantiles = on_data["mass_quantiles"]
     assert quantiles["sigma"] == "rescaled" and len(quantiles["bins"]) == 5

@@ -98,10 +98,14 @@ def _inputs(report: HtmlReport, m: dict[str, Any]) -> None:
 def _report(ev: DataEvaluation, figures: list[tuple[Path, str]], path: Path) -> None:
     m = ev.metrics
     report = HtmlReport("Calibration evaluation on data (Z→ee, no truth)")
-    mc = f"; MC {m['mc']['store']} ({m['mc']['n_clusters']} clusters, {m['mc']['selection']})"
+    mc = (  # without --mc there is no "mc" entry
+        f"; MC {m['mc']['store']} ({m['mc']['n_clusters']} clusters, {m['mc']['selection']})"
+        if "mc" in m
+        else ""
+    )
     report.paragraph(
         f"{m['n_clusters']} clusters ({m['selection']}) of {m['data']}"
-        + (mc if "mc" in m else "")
+        + mc
         + f"; {m['mass_pairs']} pairs; heplearn {__version__}. No truth field was read."
     )
     for warning in m["warnings"]:
