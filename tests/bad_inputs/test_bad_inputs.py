@@ -58,6 +58,15 @@ def _data_evaluation_cases(store_bad: list[Bad]) -> list[Case]:
     return [Case((*head, *tail), bad) for tail in tails for bad in store_bad]
 
 
+def _study_cases(store_bad: list[Bad]) -> list[Case]:
+    """search study: a bad store (refused before any variant runs) and a bad config."""
+    study = ("search", "study", "--out", "{out}", "--vary", "padding=thesis,mean")
+    quick = str(CONFIGS / "search" / "train-quick.yaml")
+    cases = [Case((*study, "--config", quick, "--data", "{bad}"), bad) for bad in store_bad]
+    tail = ("--data", "{dir}/good.h5")
+    return cases + [Case((*study, "--config", "{bad}", *tail), b) for b in configs("search-train")]
+
+
 def _cases() -> list[Case]:
     data, runs = DATA, RUNS
     store_bad = [b for b in data if b.name.endswith(".h5") and b.name != "strings.h5"]
@@ -169,7 +178,7 @@ def _cases() -> list[Case]:
         ("search-sample", "search"),
     ):
         add(configs(kind), "generate", command, "--config", "{bad}", "--out", "{out}")
-    return out + _data_evaluation_cases(store_bad)
+    return out + _data_evaluation_cases(store_bad) + _study_cases(store_bad)
 
 
 CASES = _cases()

@@ -363,6 +363,19 @@ CASES = [
         ("heplearn.report.html:HtmlReport.write", lambda original: _fail),
         marks=(pytest.mark.slow,),
     ),
+    Case(
+        "search-study",
+        lambda get, out: (
+            [
+                *("search", "study", "-c", SEARCH_TRAINING, "-d", get("search_store")),
+                *("-o", out, "--vary", "padding=thesis"),
+            ]
+        ),
+        # After the variant's run: the comparison fails; the run stays for the rerun to reuse.
+        ("heplearn.search.study:write_study_report", lambda original: _fail),
+        resumable=True,
+        marks=(pytest.mark.slow,),
+    ),
 ]
 
 

@@ -212,3 +212,72 @@ def scan_command(
     check_output(out, overwrite)
     evaluation = scan_search(settings, data, out, overwrite=overwrite, progress=True, echo=_echo)
     _print_results(evaluation.metrics, out)
+
+
+@app.command(name="study")
+def study_command(
+    config: Path = typer.Option(..., "--config", "-c", help=_CONFIG_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help=_DATA_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Study folder: runs/<variant>, comparison."),
+    vary: list[str] = typer.Option(
+        ...,
+        "--vary",
+        help="KEY=v1,v2,… : a config field by dotted path and its values; repeat for "
+        "every combination.",
+    ),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes."),
+    dask: str | None = typer.Option(None, "--dask", help="Address of a Dask scheduler."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """One search run per --vary value on the same split, then one comparison report.
+
+    Each variant is a 'search scan' folder OUT/runs/KEY=value; OUT/comparison.json and
+    OUT/report.html compare AUC, Asimov Z, likelihood Z and expected limits per value, point
+    and method. A killed study resumes: rerun the same command (finished variants are skipped).
+
+    Examples:
+
+      heplearn search study --config configs/search/train-quick.yaml --data search-quick
+      --out weights --vary weights.scheme=none,mc,count-balance,weight-balance -j 2
+
+      heplearn search study -c train.yaml -d dm -o depth --vary models.nn.hidden_layers=1,3
+      --vary padding=thesis,mean --dask tcp://host:8786
+    """
+    from heplearn.config import load_config
+    from heplearn.data.atomic import check_output
+    from heplearn.search.study import run_study
+    from heplearn.search.study_variants import parse_vary, study_variants
+    from heplearn.search.train_config import SearchTrainConfig
+
+    settings = load_config(SearchTrainConfig, config)
+    parsed = parse_vary(vary)
+    variants = study_variants(settings, parsed, str(config))
+    check_output(out, overwrite)
+    comparison = run_study(
+        variants,
+        data,
+        out,
+        vary=parsed,
+        workers=workers,
+        dask=dask,
+        overwrite=overwrite,
+        echo=_echo,
+    )
+    table = Table(title="Test split per variant: AUC / Asimov Z / likelihood Z, per point")
+    methods = [m for m in comparison["methods"] if m != "thesis_cuts"]
+    for column in ("variant", "signal point", *(_SHORT.get(m, m) for m in methods)):
+        table.add_column(column)
+
+    def cell(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "–"
+        return " / ".join(
+            "–" if entry[q] is None else f"{entry[q]:.3g}"
+            for q in ("auc", "z_asimov", "z_likelihood")
+        )
+
+    for variant in comparison["variants"]:
+        for point, by_method in comparison["results"][variant["name"]].items():
+            table.add_row(variant["name"], point, *(cell(by_method.get(m)) for m in methods))
+    Console().print(table)
+    Console().print(f"report: {out / 'report.html'}")

@@ -23,7 +23,7 @@ from heplearn.data.shards import ShardedWriter, run_fingerprint
 from heplearn.errors import ConfigError
 from heplearn.progress import progress_bar
 
-__all__ = ["RunOptions", "ShardJob", "run_sharded"]
+__all__ = ["RunOptions", "ShardJob", "dask_client", "run_sharded"]
 
 #: Seconds to wait for a Dask scheduler before giving up with a clear error.
 DASK_TIMEOUT_S = 10
@@ -60,7 +60,8 @@ class ShardJob:
         return shard
 
 
-def _dask_client(address: str) -> Any:
+def dask_client(address: str) -> Any:
+    """A client of the Dask scheduler at ``address``; a ConfigError if absent or silent."""
     try:
         from distributed import Client
     except ImportError as err:
@@ -100,7 +101,7 @@ def run_sharded(
     """
     resolved = dump_config(config)
     # Reach the cluster before touching the output, so a bad address leaves nothing behind.
-    client = _dask_client(dask) if dask is not None else None
+    client = dask_client(dask) if dask is not None else None
     writer = ShardedWriter(
         out,
         fingerprint=run_fingerprint(resolved),
