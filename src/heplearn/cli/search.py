@@ -281,3 +281,81 @@ def study_command(
             table.add_row(variant["name"], point, *(cell(by_method.get(m)) for m in methods))
     Console().print(table)
     Console().print(f"report: {out / 'report.html'}")
+
+
+@app.command(name="tune")
+def tune_command(
+    config: Path = typer.Option(..., "--config", "-c", help=_CONFIG_HELP),
+    data: Path = typer.Option(..., "--data", "-d", help=_DATA_HELP),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for the study, best.yaml, tuning.json."
+    ),
+    method: str = typer.Option("xgboost", "--method", "-m", help="xgboost or nn."),
+    objective: str = typer.Option(
+        "z", "--objective", help="z (validation Asimov Z at the best threshold) or auc."
+    ),
+    trials: int = typer.Option(30, "--trials", "-n", min=1, help="Completed trials in all."),
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="sqlite:///OUT/study.db by default; a database URL or journal:PATH to share "
+        "one study between workers.",
+    ),
+    study: str | None = typer.Option(None, "--study", help="Study name (default: the method)."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Start no trial after N s."),
+) -> None:
+    """Tune XGBoost or the NN with Optuna (TPE) on the validation split; a killed study resumes.
+
+    Every trial trains one classifier per signal point as 'search train' does. Writes
+    OUT/best.yaml (the config with the best settings) and OUT/tuning.json (every trial),
+    whole; the study is written in place, trial by trial, so rerunning resumes it (--trials is
+    the total). Several workers run the same command with one shared --storage.
+
+    Examples:
+
+      heplearn search tune -c configs/search/train-quick.yaml -d search-quick -o tune-xgb
+
+      heplearn search tune -c train.yaml -d dm -o tune-nn -m nn --objective auc -n 50
+      --storage journal:/shared/tune-nn.log   (on every worker)
+    """
+    from heplearn.config import dump_config, load_config
+    from heplearn.data.atomic import write_text_atomically
+    from heplearn.report.metrics_json import write_metrics_json
+    from heplearn.search.train_config import SearchTrainConfig
+    from heplearn.search.tuning import check_options, prepare_tuning, tune_search
+
+    check_options(method, objective)
+    settings = load_config(SearchTrainConfig, config)
+    prepared = prepare_tuning(settings, data)  # before OUT exists: bad input leaves none
+    out.mkdir(parents=True, exist_ok=True)
+    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    result = tune_search(
+        settings,
+        prepared,
+        method=method,
+        objective=objective,
+        n_trials=trials,
+        storage=url,
+        study_name=study or method,
+        timeout_s=timeout,
+        echo=_echo,
+    )
+    summary = {
+        "method": method,
+        "objective": objective,
+        "storage": url,
+        "study": study or method,
+        "best_value": result.best_value,
+        "best_params": result.best_params,
+        "n_trials": result.n_trials,
+        "trials": result.trials,
+    }
+    write_metrics_json(out / "tuning.json", summary, overwrite=True)
+    write_text_atomically(out / "best.yaml", dump_config(result.config), overwrite=True)
+    console = Console()
+    console.print(
+        f"best validation {objective} {result.best_value:.4g} after {result.n_trials} trials "
+        f"({result.n_new_trials} new): {escape(str(result.best_params))}",
+        soft_wrap=True,
+    )
+    console.print(f"best config: {out / 'best.yaml'}")

@@ -24,7 +24,7 @@ from heplearn.config import config_to_dict, parse_config
 from heplearn.errors import ConfigError
 from heplearn.search.train_config import SearchTrainConfig
 
-__all__ = ["Variant", "config_fields", "parse_vary", "study_variants"]
+__all__ = ["Variant", "config_fields", "parse_vary", "study_variants", "with_settings"]
 
 #: Characters kept in a variant's folder name (others become ``_``).
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
@@ -122,6 +122,16 @@ def _label(value: Any) -> str:
     )
 
 
+def with_settings(
+    base: SearchTrainConfig, settings: dict[str, Any], where: str
+) -> SearchTrainConfig:
+    """``base`` with each dotted-path field of ``settings`` set, the whole config checked."""
+    data = config_to_dict(base)
+    for key, value in settings.items():
+        _set(data, key, value)
+    return parse_config(SearchTrainConfig, data, where)
+
+
 def study_variants(
     base: SearchTrainConfig, vary: list[tuple[str, list[Any]]], where: str
 ) -> list[Variant]:
@@ -129,12 +139,9 @@ def study_variants(
     variants: list[Variant] = []
     keys = [key for key, _ in vary]
     for combination in itertools.product(*(values for _, values in vary)):
-        data = config_to_dict(base)
         settings = dict(zip(keys, combination, strict=True))
-        for key, value in settings.items():
-            _set(data, key, value)
         text = ", ".join(f"{k}={_label(v)}" for k, v in settings.items())
-        config = parse_config(SearchTrainConfig, data, f"{where} with --vary {text}")
+        config = with_settings(base, settings, f"{where} with --vary {text}")
         name = "+".join(_UNSAFE.sub("_", f"{k}={_label(v)}") for k, v in settings.items())
         variants.append(Variant(name, settings, config))
     return variants
