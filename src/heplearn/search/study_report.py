@@ -110,15 +110,17 @@ def _figure(comparison: dict[str, Any], folder: Path) -> Path | None:
                     ]
                     y = np.array([np.nan if v is None else v for v in values], float)
                     ax.plot(
-                        x + offset,
+                        x + offset + 0.03 * j,  # points side by side, not on top of each other
                         y,
                         "os^Dv<>"[j % 7],
                         color=f"C{k}",
                         label=method if j == 0 else None,
                     )
+            for j, point in enumerate(comparison["points"]):  # marker shape → signal point
+                ax.plot([], [], "os^Dv<>"[j % 7], color="grey", label=point)
             ax.set_xticks(x, names, rotation=20, ha="right", fontsize=9)
             ax.set_ylabel(label)
-            ax.legend(fontsize=9, title="markers: signal points", title_fontsize=8)
+            ax.legend(fontsize=9)
         axes[0].axhline(0.5, color="grey", lw=1, ls="--")
         return save_figure(fig, folder, "study")
 
