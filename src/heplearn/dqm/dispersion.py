@@ -30,6 +30,7 @@ of the deviation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,9 +136,16 @@ class Dispersion:
     group_alpha_sd: Array  # (G,)
     grouping: Grouping
     n_maps: int
-    #: (lowest, highest) robust luminosity of the reference maps; None for runs saved
-    #: before it was kept.
+    #: (lowest, highest) robust luminosity of the reference maps (hits per event when
+    #: ``response_per_event``); None for runs saved before it was kept.
     lumi_range: tuple[float, float] | None = None
+    #: The response follows each map's hits per event (L / n_events: the pile-up) when the
+    #: maps carry an event count; without one (n_events = the map total) it follows L.
+    response_per_event: bool = False
+    #: log(hits per event) = x0 + offset + gain · (the level read off a map's pattern),
+    #: fitted on the reference maps: calibrates the pattern for maps without an event count.
+    pattern_offset: float = 0.0
+    pattern_gain: float = 1.0
 
     @property
     def live(self) -> Array:
@@ -147,11 +155,45 @@ class Dispersion:
         """(N,) robust luminosity L of each map, in the units of the reference."""
         return np.asarray(self.reference.scale(maps) * maps.n_events.astype(np.float64))
 
+    def level(self, maps: MapSet, lumi: Array) -> Array:
+        """(N,) what the luminosity response follows: hits per event, or L (see the field)."""
+        if not self.response_per_event:
+            return lumi
+        counts = maps.counts.reshape(len(maps), -1).astype(np.float64)
+        # A map without an event count (n_events = its total): its pile-up is read off its
+        # own pattern — how its channels sit against their different slopes.
+        counted = (maps.n_events > 0) & ~np.isclose(maps.n_events, counts.sum(axis=1), rtol=1e-6)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_event = np.where(counted, lumi / maps.n_events, 0.0)
+        if counted.all():
+            return per_event
+        return np.where(counted, per_event, self._level_from_pattern(counts, lumi))
+
+    def _level_from_pattern(self, counts: Array, lumi: Array) -> Array:
+        """(N,) hits-per-event level fitted to each map's y_c = log(n/linear) against γ_c."""
+        linear = lumi[:, None] * self.rate[None, :]
+        live = self.live & (self.rate > 0)
+        slope = (self.response.slope - np.average(self.response.slope[live]))[None, :]
+        y = np.log((counts + 0.5) / (linear + 0.5))
+        base = np.where(live[None, :] & (linear > 5.0), linear / (1.0 + self.alpha * linear), 0.0)
+        x, w = np.zeros((len(counts), 1)), base
+        for _ in range(3):  # refit without the channels a fault or a fluctuation moves
+            offset = (w * (y - x * slope)).sum(axis=1, keepdims=True) / np.maximum(
+                w.sum(axis=1, keepdims=True), 1e-300
+            )
+            num = (w * slope * (y - offset)).sum(axis=1, keepdims=True)
+            den = (w * slope**2).sum(axis=1, keepdims=True)
+            x = np.where(den > 0, num / np.maximum(den, 1e-300), 0.0)
+            w = np.where(np.abs(y - offset - x * slope) * np.sqrt(base) < 4.0, base, 0.0)
+        x0 = self.response.log_lumi0 + self.pattern_offset
+        return np.exp(x0 + self.pattern_gain * x[:, 0])
+
     def channel_z(self, maps: MapSet, lumi: Array) -> tuple[Array, Array]:
         """(N, C) signed significance per channel (0 where masked) and expected counts."""
         counts = maps.counts.reshape(len(maps), -1).astype(np.float64)
-        mean = self.expected(lumi)
-        alpha = self.alpha[None, :] + self.response.extra_alpha(lumi)
+        level = self.level(maps, lumi)
+        mean = self.expected(lumi, level)
+        alpha = self.alpha[None, :] + self.response.extra_alpha(level)
         sd = np.broadcast_to(self.alpha_sd[None, :], mean.shape)
         z = significance(counts, mean, alpha, sd)
         return np.where(self.live[None, :], z, 0.0), mean
@@ -161,11 +203,12 @@ class Dispersion:
         counts = maps.counts.reshape(len(maps), -1).astype(np.float64) * self.live[None, :]
         members = self.grouping.members
         sums = np.asarray(members @ counts.T).T
-        channel_mean = self.expected(lumi)
+        level = self.level(maps, lumi)
+        channel_mean = self.expected(lumi, level)
         mean = np.asarray(members @ channel_mean.T).T
         # The slopes' errors, fully correlated (they share the pooled slope): Σ m·x·sd.
         slope_sd = np.asarray(
-            members @ (channel_mean * np.sqrt(self.response.extra_alpha(lumi))).T
+            members @ (channel_mean * np.sqrt(self.response.extra_alpha(level))).T
         ).T
         with np.errstate(divide="ignore", invalid="ignore"):
             extra = np.where(mean > 0, (slope_sd / mean) ** 2, 0.0)
@@ -173,9 +216,13 @@ class Dispersion:
         sd = np.broadcast_to(self.group_alpha_sd[None, :], mean.shape)
         return significance(sums, mean, alpha, sd)
 
-    def expected(self, lumi: Array) -> Array:
-        """(N, C) expected counts at luminosities ``lumi`` (0 where masked)."""
-        return lumi[:, None] * self.rate[None, :] * self.response.factor(lumi)
+    def expected(self, lumi: Array, level: Array | None = None) -> Array:
+        """(N, C) expected counts at luminosities ``lumi`` (0 where masked).
+
+        ``level``: what the response follows (:meth:`level`); ``lumi`` when not given.
+        """
+        response_at = lumi if level is None else level
+        return lumi[:, None] * self.rate[None, :] * self.response.factor(response_at)
 
     def n_tests(self) -> int:
         """Channel and group tests of one map (the look-elsewhere count)."""
@@ -270,8 +317,11 @@ def fit_dispersion(good: MapSet, grouping: Grouping, valid: Array | None = None)
     linear = lumi[:, None] * rate.reshape(-1)[None, :]
     leverage = lumi / total
     first_alpha = float(_alpha(*(v[live].sum() for v in _moments(counts, linear, leverage))))
-    response = fit_response(counts, linear, lumi, live, first_alpha)
-    factor = response.factor(lumi)
+    # Maps with an event count: pile-up non-linearity follows hits per event, not L.
+    per_event = not np.allclose(good.n_events, counts.sum(axis=1), rtol=1e-6)
+    level = lumi / good.n_events if per_event else lumi
+    response = fit_response(counts, linear, level, live, first_alpha)
+    factor = response.factor(level)
     # The rate at the reference point: the corrected expectations sum to the reference hits.
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = (lumi[:, None] * factor).sum(axis=0)
@@ -293,7 +343,8 @@ def fit_dispersion(good: MapSet, grouping: Grouping, valid: Array | None = None)
     g_alpha = g_alpha * (1.0 + lumi_spread) + _rate_variance(g_rate * total)
     # The range a new map's L is judged against, as Dispersion.luminosity will measure it.
     final = _luminosity(reference, good)
-    return Dispersion(
+    final = final / good.n_events if per_event else final
+    model = Dispersion(
         reference,
         rate_nl,
         response,
@@ -305,4 +356,13 @@ def fit_dispersion(good: MapSet, grouping: Grouping, valid: Array | None = None)
         grouping,
         k,
         (float(final.min()), float(final.max())),
+        per_event,
     )
+    if not per_event:
+        return model
+    # The same maps without their event count: how far their pattern reads off.
+    read = np.log(model._level_from_pattern(counts, _luminosity(reference, good)))
+    if np.ptp(read) <= 0:
+        return model
+    gain, offset = np.polyfit(read - response.log_lumi0, np.log(final) - response.log_lumi0, 1)
+    return dataclasses.replace(model, pattern_offset=float(offset), pattern_gain=float(gain))
