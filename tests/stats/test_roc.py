@@ -56,3 +56,13 @@ def test_unweighted_ks_agrees_with_scipy_and_detects_a_shift() -> None:
     assert p_value == pytest.approx(reference.pvalue, rel=0.05, abs=1e-3)
     _, shifted = weighted_ks(a, b + 0.3)
     assert shifted < 1e-6
+
+
+def test_a_perfect_separation_is_an_area_of_exactly_one() -> None:
+    # Cumulative sums of many small weights round: the trapezoids summed to 1 + 4e-15.
+    rng = np.random.default_rng(1)
+    scores = np.r_[rng.uniform(1, 2, 5000), rng.uniform(-2, -1, 5000)]
+    labels = np.r_[np.ones(5000, bool), np.zeros(5000, bool)]
+    weights = rng.uniform(0.0, 1e-3, 10_000)
+    assert 0.0 <= roc_auc(scores, labels, weights) <= 1.0
+    assert roc_auc(scores, labels, weights) == pytest.approx(1.0)

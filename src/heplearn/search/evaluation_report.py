@@ -175,6 +175,11 @@ def _side_by_side(metrics: dict[str, Any], folder: Path) -> Path:
     points = list(metrics["significance"])
     methods = list(metrics["methods"])
     offsets = np.linspace(-0.25, 0.25, len(methods))
+    positive = any(
+        (v := metrics["significance"][p].get(m)) is not None and v > 0
+        for p in points
+        for m in methods
+    )
     with figure(figsize=(max(8, 0.8 * len(points) + 6), 7)) as (fig, ax):
         for offset, method in zip(offsets, methods, strict=True):
             z = [metrics["significance"][p].get(method) for p in points]
@@ -189,7 +194,8 @@ def _side_by_side(metrics: dict[str, Any], folder: Path) -> Path:
         ax.set_xticks(range(len(points)), points, rotation=35, ha="right", fontsize=11)
         ax.set_xlabel("Signal point")
         ax.set_ylabel(f"Asimov Z, σ_b = {float(metrics['sigma_b']):.0%} [σ]")
-        ax.set_yscale("log")  # Z spans orders of magnitude over the mass grid
+        if positive:  # a log axis needs a positive Z; with none every point sits at 0
+            ax.set_yscale("log")  # Z spans orders of magnitude over the mass grid
         ax.grid(axis="y", which="major", alpha=0.3)
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return save_figure(fig, folder, "significance_per_point")

@@ -29,7 +29,10 @@ class RocCurve:
     @property
     def auc(self) -> float:
         """Area under the curve by the trapezoid rule (exact for the step-with-ties curve)."""
-        return float(np.trapezoid(self.true_positive_rate, self.false_positive_rate))
+        area = float(np.trapezoid(self.true_positive_rate, self.false_positive_rate))
+        # Rounding of the cumulative sums can step past 0 or 1 by ~1e-16; larger excursions
+        # (negative weights) are kept as they are.
+        return min(max(area, 0.0), 1.0) if -1e-9 < area < 1.0 + 1e-9 else area
 
 
 def roc_curve(scores: Array, is_positive: Array, weights: Array | None = None) -> RocCurve:
