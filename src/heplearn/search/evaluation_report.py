@@ -26,6 +26,7 @@ from heplearn.report.metrics_json import write_metrics_json
 from heplearn.search.evaluate import MethodScores, SearchEvaluation, z_curve
 from heplearn.search.likelihood_report import likelihood_sections, write_workspaces
 from heplearn.search.limit_plots import grid_figure, limit_figures
+from heplearn.search.method_labels import METHOD_LABELS, format_value
 from heplearn.search.significance import z_statistical_error
 from heplearn.search.stack_plots import stacked_figures
 from heplearn.stats import roc_curve
@@ -36,25 +37,15 @@ __all__ = ["write_evaluation_files", "write_search_evaluation"]
 Array = np.ndarray[Any, Any]
 
 _MARKERS = {"thesis_cuts": "s", "optimised_cuts": "D", "xgboost": "o", "nn": "^"}
-_LABELS = {
-    "thesis_cuts": "thesis cuts",
-    "optimised_cuts": "optimised cuts",
-    "xgboost": "XGBoost",
-    "nn": "NN",
-    "parameterised_nn": "parameterised NN",
-    "ensemble": "ensemble",
-}
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "–" if value is None else f"{float(value):.{digits}g}"
 
 
 def _with_error(value: Any, error: float, digits: int = 3) -> str:
     """``1.23 ± 0.15``; the value alone when there is no error estimate (or it vanishes)."""
     if value is None:
         return "–"
-    return _fmt(value, digits) + (f" ± {error:.2g}" if np.isfinite(error) and error > 0 else "")
+    return format_value(value, digits) + (
+        f" ± {error:.2g}" if np.isfinite(error) and error > 0 else ""
+    )
 
 
 def _z_cell(metrics: dict[str, Any], point: str, method: str) -> str:
@@ -83,7 +74,7 @@ def _roc(
             ax.plot(
                 curve.false_positive_rate,
                 curve.true_positive_rate,
-                label=f"{_LABELS[method]} (AUC {metrics['auc'][point][method]:.3f})",
+                label=f"{METHOD_LABELS[method]} (AUC {metrics['auc'][point][method]:.3f})",
             )
         for method in ("thesis_cuts", "optimised_cuts"):
             if method in yields and total["b"] > 0 and total["s"] > 0:
@@ -92,7 +83,7 @@ def _roc(
                     yields[method]["s"] / total["s"],
                     _MARKERS[method],
                     color="black",
-                    label=_LABELS[method],
+                    label=METHOD_LABELS[method],
                 )
         ax.set_xscale("log")
         ax.set_xlim(1e-5, 1)
@@ -121,7 +112,7 @@ def _scores(
         for ax, (method, entry) in zip(axes[0], arrays.items(), strict=True):
             ks = metrics["ks"][point][method]
             for label, value, colour in (("signal", 1, "tab:red"), ("background", 0, "tab:blue")):
-                p_value = _fmt(ks[label]["p_value"], 2)
+                p_value = format_value(ks[label]["p_value"], 2)
                 train = entry.train_is_signal == value
                 ax.stairs(
                     _density(entry.train_scores[train], entry.train_weight[train], bins),
@@ -141,7 +132,7 @@ def _scores(
                 )
             ax.axvline(entry.threshold, color="grey", linestyle="--")
             ax.set_yscale("log")
-            ax.set_xlabel(f"{_LABELS[method]} score")
+            ax.set_xlabel(f"{METHOD_LABELS[method]} score")
             ax.set_ylabel("Events (weighted, normalised)")
             ax.set_title(point, fontsize=12)
             ax.legend(fontsize="x-small")
@@ -155,7 +146,7 @@ def _z_scan(
     with figure() as (fig, ax):
         for method, entry in arrays.items():
             thresholds, z = z_curve(entry.scores, entry.weight, entry.is_signal, sigma_b)
-            (line,) = ax.plot(thresholds, z, label=_LABELS[method])
+            (line,) = ax.plot(thresholds, z, label=METHOD_LABELS[method])
             ax.axvline(entry.threshold, color=line.get_color(), linestyle=":")
         for method in ("thesis_cuts", "optimised_cuts"):
             if method in metrics["significance"][point]:
@@ -163,7 +154,7 @@ def _z_scan(
                     metrics["significance"][point][method],
                     color="black",
                     linestyle="--" if method == "thesis_cuts" else "-.",
-                    label=_LABELS[method],
+                    label=METHOD_LABELS[method],
                 )
         ax.set_xlabel("Score threshold (select score ≥ t)")
         ax.set_ylabel(f"Asimov Z, σ_b = {sigma_b:.0%} [σ]")
@@ -189,7 +180,7 @@ def _side_by_side(metrics: dict[str, Any], folder: Path) -> Path:
                 [np.nan if v is None else v for v in z],
                 _MARKERS.get(method, "v"),
                 markersize=9,
-                label=_LABELS[method],
+                label=METHOD_LABELS[method],
             )
         ax.set_xticks(range(len(points)), points, rotation=35, ha="right", fontsize=11)
         ax.set_xlabel("Signal point")
@@ -232,13 +223,13 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
         "from √Σw²); a difference between methods within these errors does not rank them."
     )
     report.table(
-        ["point", *(_LABELS[m] for m in methods), "best ML / thesis", "best ML / optimised"],
+        ["point", *(METHOD_LABELS[m] for m in methods), "best ML / thesis", "best ML / optimised"],
         [
             [
                 p,
                 *(_z_cell(metrics, p, m) for m in methods),
-                _fmt(metrics["ratio_best_ml_vs_thesis_cuts"][p]),
-                _fmt(metrics["ratio_best_ml_vs_optimised_cuts"][p]),
+                format_value(metrics["ratio_best_ml_vs_thesis_cuts"][p]),
+                format_value(metrics["ratio_best_ml_vs_optimised_cuts"][p]),
             ]
             for p in points
         ],
@@ -251,21 +242,31 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
             "are in the yields table)."
         )
         report.table(
-            ["point", *(_LABELS[m] for m in methods)],
+            ["point", *(METHOD_LABELS[m] for m in methods)],
             [
-                [p, *(_fmt(metrics["significance_with_mc_stat"][p].get(m)) for m in methods)]
+                [
+                    p,
+                    *(
+                        format_value(metrics["significance_with_mc_stat"][p].get(m))
+                        for m in methods
+                    ),
+                ]
                 for p in points
             ],
         )
     if ml:
         report.heading("AUC (weighted) and binned significance over the score")
         report.table(
-            ["point", *(f"AUC {_LABELS[m]}" for m in ml), *(f"binned Z {_LABELS[m]}" for m in ml)],
+            [
+                "point",
+                *(f"AUC {METHOD_LABELS[m]}" for m in ml),
+                *(f"binned Z {METHOD_LABELS[m]}" for m in ml),
+            ],
             [
                 [
                     p,
                     *(_auc_cell(metrics, p, m) for m in ml),
-                    *(_fmt(metrics["binned_significance"][p][m]) for m in ml),
+                    *(format_value(metrics["binned_significance"][p][m]) for m in ml),
                 ]
                 for p in points
             ],
@@ -276,9 +277,9 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
             [
                 [
                     p,
-                    _LABELS[m],
-                    _fmt(ks["signal"]["p_value"], 2),
-                    _fmt(ks["background"]["p_value"], 2),
+                    METHOD_LABELS[m],
+                    format_value(ks["signal"]["p_value"], 2),
+                    format_value(ks["background"]["p_value"], 2),
                 ]
                 for p in points
                 for m, ks in metrics["ks"][p].items()
@@ -291,11 +292,11 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
             [
                 p,
                 key.replace("_", " "),
-                _fmt(y["s"], 4),
-                _fmt(y["b"], 4),
+                format_value(y["s"], 4),
+                format_value(y["b"], 4),
                 int(y["n_signal_events"]),
                 int(y["n_background_events"]),
-                _fmt(y.get("threshold"), 4),
+                format_value(y.get("threshold"), 4),
             ]
             for p in points
             for key, y in metrics["yields"][p].items()
@@ -305,7 +306,7 @@ def _tables(report: HtmlReport, metrics: dict[str, Any]) -> None:
     report.table(
         ["point", "method", "cuts"],
         [
-            [p, _LABELS[m], "; ".join(cuts) or "none"]
+            [p, METHOD_LABELS[m], "; ".join(cuts) or "none"]
             for p in points
             for m, cuts in metrics["cuts"][p].items()
         ],

@@ -7,25 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from heplearn.search.channels import CHANNEL_LABELS
 from heplearn.search.likelihood_eval import workspace_path
+from heplearn.search.method_labels import METHOD_LABELS, format_value
 
 if TYPE_CHECKING:
     from heplearn.report.html import HtmlReport
     from heplearn.search.evaluate import SearchEvaluation
 
 __all__ = ["likelihood_sections", "settings_line", "write_workspaces"]
-
-_LABELS = {
-    "thesis_cuts": "thesis cuts",
-    "optimised_cuts": "optimised cuts",
-    "xgboost": "XGBoost",
-    "nn": "NN",
-    "parameterised_nn": "parameterised NN",
-    "ensemble": "ensemble",
-}
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "–" if value is None else f"{float(value):.{digits}g}"
 
 
 def write_workspaces(evaluation: SearchEvaluation, folder: Path) -> None:
@@ -85,13 +73,17 @@ def likelihood_sections(report: HtmlReport, metrics: dict[str, Any]) -> None:
         [
             [
                 point,
-                _LABELS.get(method, method),
-                _fmt(entry["z_expected"]),
-                _fmt(entry["channels"]["combined"]["z_asimov"]),
-                _fmt(entry["limit_expected"]),
+                METHOD_LABELS.get(method, method),
+                format_value(entry["z_expected"]),
+                format_value(entry["channels"]["combined"]["z_asimov"]),
+                format_value(entry["limit_expected"]),
                 _band(entry, True),
                 _band(entry, False),
-                *([_fmt(entry["z_observed"]), _fmt(entry["limit_observed"])] if data else []),
+                *(
+                    [format_value(entry["z_observed"]), format_value(entry["limit_observed"])]
+                    if data
+                    else []
+                ),
                 entry.get("note") or "",
             ]
             for point, by_method in results.items()
@@ -101,7 +93,7 @@ def likelihood_sections(report: HtmlReport, metrics: dict[str, Any]) -> None:
     report.paragraph(
         "Ranking by the likelihood Z: "
         + "; ".join(
-            f"{point}: " + " > ".join(_LABELS.get(m, m) for m in order)
+            f"{point}: " + " > ".join(METHOD_LABELS.get(m, m) for m in order)
             for point, order in metrics.get("likelihood_ranking", {}).items()
         )
     )
@@ -113,14 +105,14 @@ def likelihood_sections(report: HtmlReport, metrics: dict[str, Any]) -> None:
         [
             [
                 point,
-                _LABELS.get(method, method),
+                METHOD_LABELS.get(method, method),
                 CHANNEL_LABELS[channel],
-                _fmt(row["s"], 4),
-                f"{_fmt(row['b'], 4)} ± {_fmt(row['b_mc_error'], 2)}",
+                format_value(row["s"], 4),
+                f"{format_value(row['b'], 4)} ± {format_value(row['b_mc_error'], 2)}",
                 int(row["n_signal_events"]),
                 int(row["n_background_events"]),
-                _fmt(row["z_asimov"]),
-                _fmt(row["z_expected"]),
+                format_value(row["z_asimov"]),
+                format_value(row["z_expected"]),
             ]
             for point, by_method in results.items()
             for method, entry in by_method.items()

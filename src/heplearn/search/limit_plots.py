@@ -16,17 +16,9 @@ from typing import Any
 import numpy as np
 
 from heplearn.report.figures import figure, save_figure
+from heplearn.search.method_labels import METHOD_LABELS
 
 __all__ = ["grid_figure", "limit_figures"]
-
-_LABELS = {
-    "thesis_cuts": "thesis cuts",
-    "optimised_cuts": "optimised cuts",
-    "xgboost": "XGBoost",
-    "nn": "NN",
-    "parameterised_nn": "parameterised NN",
-    "ensemble": "ensemble",
-}
 
 
 def _families(metrics: dict[str, Any]) -> dict[tuple[str, float], list[str]]:
@@ -78,13 +70,13 @@ def limit_figures(metrics: dict[str, Any], folder: Path) -> list[tuple[Path, str
             for method in methods:
                 x, y = _series(metrics, names, method)
                 style = "k--" if method == best else "-o"
-                ax.plot(x, y[:, 2], style, label=f"{_LABELS.get(method, method)} (expected)")
+                ax.plot(x, y[:, 2], style, label=f"{METHOD_LABELS.get(method, method)} (expected)")
             ax.axhline(1.0, color="red", linewidth=1)
             ax.set_yscale("log")
             ax.set_xlabel(xlabel)
             ax.set_ylabel("95 % CLs upper limit on μ")
             ax.legend(
-                title=f"{title}\nband: {_LABELS.get(best, best)}",
+                title=f"{title}\nband: {METHOD_LABELS.get(best, best)}",
                 fontsize="x-small",
                 title_fontsize="x-small",
             )
@@ -119,7 +111,7 @@ def grid_figure(metrics: dict[str, Any], folder: Path) -> tuple[Path, str] | Non
             if len(xyz) >= 3 and xyz[:, 2].min() < 1 < xyz[:, 2].max():
                 ax.tricontour(xyz[:, 0], xyz[:, 1], np.log(xyz[:, 2]), levels=[0.0], colors="red")
             ax.margins(0.1)
-            ax.set_title(f"{_LABELS.get(method, method)}: red = μ95 of 1", fontsize=11)
+            ax.set_title(f"{METHOD_LABELS.get(method, method)}: red = μ95 of 1", fontsize=11)
             ax.set_xlabel("$m_{Z'}$ [GeV]")
             ax.set_ylabel("$m_{inv}$ [GeV]")
         fig.colorbar(dots, ax=axes[0][-1], label="expected 95 % CLs limit on μ")
