@@ -9,6 +9,11 @@ of ``tiny`` for the onnxruntime rate.  The Keras ``deepcalo`` reference on this 
 machine (DESIGN.md: ≈800 train, ≈3,000 inference samples/s) is printed beside the ratio.
 On a GPU it also times one epoch over 2M resident events and the batch-gather rate of
 the loader (goal: ≥ 10× the step rate, so loading never limits training).
+
+Against the limit (``bench/machine_peak.py``, same run): the fp32 peak of a large matmul
+and of a 3×3 convolution at the thesis' image size, the preset's FLOPs per sample forward
+and per training step, and the achieved GFLOP/s and fraction of the matmul peak for
+training and inference (of the better of the two peaks).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from heplearn.calib.objective import calib_forward, calib_objective
 from heplearn.calib.onnx_export import OnnxCalibrator, export_onnx
 from heplearn.config import parse_config
 from heplearn.training import TensorSet, TrainerConfig, fit, predict, select_device
+from machine_peak import conv_peak, matmul_peak, model_flops
 
 SHAPES = InputShapes(image=(4, 56, 11), scalars=14, tracks=(15, 10))
 KERAS_REFERENCE = {"train": 800.0, "infer": 3000.0}
@@ -130,6 +136,26 @@ def gpu_epoch(preset: str) -> dict[str, float]:
     }
 
 
+def against_peak(preset: str, report: dict[str, Any]) -> dict[str, float]:
+    """The machine's fp32 peak, the preset's FLOPs and the fraction the engine reaches."""
+    model = build_model(deepcalo_preset(preset), SHAPES)
+    sample = data(256).tensors
+    inputs = (sample["images"], sample["scalars"], sample["tracks"])
+    flops = model_flops(model, inputs, lambda out: logcosh(out, sample["target"]))
+    peak = {"matmul_peak_gflops": matmul_peak(), "conv_peak_gflops": conv_peak()}
+    train = report["engine_train_per_s"] * flops["train_step_flops"] / 1e9
+    infer = report["engine_infer_per_s"] * flops["forward_flops"] / 1e9
+    return {
+        **peak,
+        **flops,
+        "train_gflops": train,
+        "infer_gflops": infer,
+        # The better of the two microbenchmarks is what this engine can reach at best.
+        "train_fraction_of_peak": train / max(peak.values()),
+        "infer_fraction_of_peak": infer / max(peak.values()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="thesis")
@@ -158,6 +184,7 @@ def main() -> None:
     report["onnx_vs_torch_tiny"] = (
         report["onnx_tiny_infer_per_s"] / report["torch_tiny_infer_per_s"]
     )
+    report.update(against_peak(args.preset, report))
     if torch.cuda.is_available():
         report.update(gpu_epoch(args.preset))
     print(json.dumps(report, indent=2))
