@@ -100,6 +100,12 @@ _GROUPING_TEXT = {
     "not-a-mapping.yaml": "- [0, 0]\n- [0, 1]\n",
     "not-yaml.yaml": "a: [1, 2\nb: }{\n",
 }
+#: A calib-train config training on data (Z-mass labels) that cannot label anything.
+#: (A store without pairs: tests/calib/test_z_mass_labels.py.)
+DATA_TRAINING = [Bad("calib-train-data/bad-window.yaml", "mass_window")]
+_DATA_TRAINING_TEXT = {
+    "bad-window.yaml": "kind: calib-train\ndata_training: {mass_window: [92, 97]}\n",
+}
 #: A folder ``dqm watch`` cannot watch (never created).
 NO_FOLDER = Bad("no-such-folder")
 
@@ -233,6 +239,9 @@ def make_corpus(folder: Path) -> Path:
     for kind in WRONG_TYPE:
         _yaml(folder / kind, kind)
     _histories(folder)
+    (folder / "calib-train-data").mkdir()
+    for name, text in _DATA_TRAINING_TEXT.items():
+        (folder / "calib-train-data" / name).write_text(text)
     (folder / "groupings").mkdir()
     for name, text in _GROUPING_TEXT.items():
         (folder / "groupings" / name).write_text(text)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from corpus import (
     DATA,
+    DATA_TRAINING,
     GROUPINGS,
     GUN_FEWER_SCALARS,
     GUN_NAN,
@@ -94,7 +95,7 @@ def _cases() -> list[Case]:
     add(store_bad, "data", "validate", "{bad}", "--out", "{out}")
     add([*store_bad, GUN_NAN], "calib", "train", "--data", "{bad}", "--out", "{out}")
     add(
-        configs("calib-train"),
+        [*configs("calib-train"), *DATA_TRAINING],
         "calib",
         "train",
         "--data",

@@ -33,8 +33,10 @@ from heplearn.calib.run_staging import publish_run, resume_source, run_lock, sta
 from heplearn.calib.scalers import ScalerSet
 from heplearn.calib.targets import make_target
 from heplearn.calib.train_config import CalibTrainConfig
+from heplearn.calib.z_mass_labels import label_check, z_mass_labels
 from heplearn.config import config_to_dict, dump_config
 from heplearn.data.held_out import record_training
+from heplearn.data.reader import open_store
 from heplearn.errors import ConfigError, DataError
 from heplearn.training import TensorSet, TrainResult, fit, seed_everything
 
@@ -70,16 +72,47 @@ class Split:
     val: np.ndarray[Any, Any]
     test: np.ndarray[Any, Any]
     removed: int
+    label: np.ndarray[Any, Any]  # the energy the target is made of: E_truth, or E_label on data
+    labelling: dict[str, Any] | None = None  # Z-mass labels: pairs, clusters dropped, check
+
+    def labelled(self) -> FeatureArrays:
+        """The clusters with E_truth replaced by the training label (what the models fit)."""
+        return dataclasses.replace(self.features, e_truth=self.label)
+
+
+def _z_mass_label(
+    config: CalibTrainConfig, data: Path, features: FeatureArrays, where: str
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], dict[str, Any]]:
+    """(store rows, E_label, summary): only clusters of a selected Z→ee pair keep a label."""
+    assert config.data_training is not None
+    store = open_store(data)
+    reference = np.zeros(store.rows)  # rows past max_events: energy 0 fails the pair cuts
+    reference[: len(features)] = features.e_acc
+    labels = z_mass_labels(store, reference, config.data_training, where)
+    check = label_check(labels.energy, features.e_truth[labels.rows])
+    summary = {
+        "label": config.data_training.label,
+        "reference": config.data_training.reference,
+        "pairs": labels.pairs,
+        "unpaired_dropped": labels.unpaired,
+        "label_over_truth": check,
+    }
+    return labels.rows, labels.energy, summary
 
 
 def prepare_split(config: CalibTrainConfig, data: Path, where: str) -> Split:
     """Read the store and split it exactly as the run did (same config ⇒ same rows)."""
-    features = load_features(data, config.features, where)
+    on_data = config.data_training is not None
+    features = load_features(data, config.features, where, require_truth=not on_data)
     if config.max_events is not None:
         features = features.take(np.arange(min(config.max_events, len(features))))
-    keep = mislabel_mask(features, config.features.mislabel_cut)
-    rows, removed = np.flatnonzero(keep), int((~keep).sum())
-    features = features.take(rows)
+    base, label, labelling = np.arange(len(features)), features.e_truth, None
+    if on_data:
+        base, label, labelling = _z_mass_label(config, data, features, where)
+        features = features.take(base)
+    keep = mislabel_mask(dataclasses.replace(features, e_truth=label), config.features.mislabel_cut)
+    kept, removed = np.flatnonzero(keep), int((~keep).sum())
+    features, label, rows = features.take(kept), label[kept], base[kept]
     if len(features) < 10:
         raise DataError(
             "too few clusters",
@@ -98,7 +131,7 @@ def prepare_split(config: CalibTrainConfig, data: Path, where: str) -> Split:
             f"{len(val)} validation clusters with fractions {list(config.split)}",
             "use a larger sample",
         )
-    return Split(features, rows, train, val, test, removed)
+    return Split(features, rows, train, val, test, removed, label, labelling)
 
 
 def shapes_of(features: FeatureArrays) -> InputShapes:
@@ -219,7 +252,7 @@ def _train_locked(
     split = prepare_split(config, data, str(data))
     # Trained in .NAME.partial and renamed at the end: --out holds a whole run or none.
     folder = start_run(final, resume=resume, overwrite=overwrite)
-    features = split.features
+    features = split.labelled()  # E_truth, or the Z-mass label when training on data
     target = make_target(features.e_truth, features.e_acc, config.target)
     folder.config.write_text(dump_config(config))
     _keep_transform(config, folder)
@@ -232,6 +265,7 @@ def _train_locked(
             **identity,
             "rows": len(features) + split.removed,
             "mislabel_removed": split.removed,
+            **({"data_training": split.labelling} if split.labelling is not None else {}),
             "split": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
             "shapes": {"image": shapes.image, "scalars": shapes.scalars, "tracks": shapes.tracks},
             "scalar_names": list(features.scalar_names),

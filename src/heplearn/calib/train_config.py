@@ -9,6 +9,7 @@ from typing import Literal
 from heplearn.calib.bdt import BdtConfig
 from heplearn.calib.features import FeatureConfig
 from heplearn.calib.models import DeepCaloConfig, ScoutingCNNConfig, deepcalo_preset
+from heplearn.calib.z_mass_labels import DataTrainingConfig
 from heplearn.config import register_config, setting
 from heplearn.errors import ConfigError
 from heplearn.training import TrainerConfig
@@ -72,6 +73,9 @@ class CalibTrainConfig:
         doc="δ of δ²·logcosh(Δ/δ): MSE-like below δ, MAE-like above (0.02: about the resolution)",
     )
     trainer: CalibTrainerConfig = setting(CalibTrainerConfig())
+    data_training: DataTrainingConfig | None = setting(
+        None, doc="train on a store without truth: the target from the Z mass (eq. 5.6)"
+    )
 
     def validate(self, where: str) -> None:
         if abs(sum(self.split) - 1.0) > 1e-6 or min(self.split[:2]) <= 0.0:
