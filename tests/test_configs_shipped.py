@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import heplearn.calib.study_config
 import heplearn.calib.train_config
 import heplearn.data
 import heplearn.detector

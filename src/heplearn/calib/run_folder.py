@@ -4,7 +4,8 @@
 ``scalers.json``, ``input_ranges.json`` (training range and 0.1/99.9 % quantiles of each
 scalar, for the coverage check of ``calib evaluate``), ``sigma_scale.json`` (per-bin σ_E
 factors from the validation pulls, with an uncertainty head), ``mc_to_data.json`` (a copy of
-the ``features.mc_to_data`` transform, which evaluation uses), ``bdt.json`` (XGBoost JSON) and
+the ``features.mc_to_data`` transform, which evaluation uses), ``validation.json`` (eIQR
+of each method on the validation split), ``bdt.json`` (XGBoost JSON) and
 ``network/`` (checkpoints, best weights, ``metrics.jsonl``).  Nothing in it is pickled.
 """
 
@@ -73,6 +74,11 @@ class RunFolder:
     def mc_to_data(self) -> Path:
         """The run's copy of the features.mc_to_data transform (when the config sets one)."""
         return self.path / "mc_to_data.json"
+
+    @property
+    def validation(self) -> Path:
+        """eIQR per method on the validation split (what ``calib study`` optimises)."""
+        return self.path / "validation.json"
 
     @property
     def bdt(self) -> Path:

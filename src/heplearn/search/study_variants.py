@@ -10,19 +10,16 @@ written: an unknown key names the closest field.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import itertools
 import re
-import typing
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from heplearn.config import config_to_dict, parse_config
 from heplearn.errors import ConfigError
 from heplearn.search.train_config import SearchTrainConfig
+from heplearn.training import config_paths as paths
 
 __all__ = ["Variant", "config_fields", "parse_vary", "study_variants", "with_settings"]
 
@@ -41,31 +38,16 @@ class Variant:
 
 def config_fields(cls: type[Any] = SearchTrainConfig, prefix: str = "") -> list[str]:
     """Every settable field of ``cls`` by dotted path (sections and their leaves)."""
-    names: list[str] = []
-    hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
-        path = f"{prefix}{field.name}"
-        names.append(path)
-        tp = hints[field.name]
-        if dataclasses.is_dataclass(tp):
-            names += config_fields(typing.cast(type[Any], tp), f"{path}.")
-    return names
+    return paths.config_fields(cls, prefix)
 
 
 def _check_key(key: str, where: str) -> None:
-    fields = config_fields()
-    if key in fields:
-        return
-    # Match on the whole path and on the last part, so 'hidden_layers' finds models.nn.…
-    closest = difflib.get_close_matches(key, fields, n=1, cutoff=0.0)
-    leaf = key.rpartition(".")[2]
-    by_leaf = [f for f in fields if f.rpartition(".")[2] == leaf]
-    guess = by_leaf[0] if by_leaf else (closest[0] if closest else fields[0])
-    raise ConfigError(
-        f"--vary key '{key}'",
-        where,
-        "it is not a field of the search-train config",
-        f"did you mean '{guess}'? (dotted paths such as weights.scheme, models.nn.hidden_layers)",
+    paths.check_key(
+        key,
+        SearchTrainConfig,
+        what="--vary key",
+        where=where,
+        example="weights.scheme, models.nn.hidden_layers",
     )
 
 
@@ -106,30 +88,15 @@ def parse_vary(specs: list[str]) -> list[tuple[str, list[Any]]]:
     return parsed
 
 
-def _set(data: dict[str, Any], key: str, value: Any) -> None:
-    *sections, leaf = key.split(".")
-    target = data
-    for section in sections:
-        if not isinstance(target.get(section), dict):
-            target[section] = {}  # an optional section (None) gets its defaults
-        target = target[section]
-    target[leaf] = value
-
-
 def _label(value: Any) -> str:
-    return (
-        "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    )
+    return paths.value_label(value)
 
 
 def with_settings(
     base: SearchTrainConfig, settings: dict[str, Any], where: str
 ) -> SearchTrainConfig:
     """``base`` with each dotted-path field of ``settings`` set, the whole config checked."""
-    data = config_to_dict(base)
-    for key, value in settings.items():
-        _set(data, key, value)
-    return parse_config(SearchTrainConfig, data, where)
+    return paths.with_settings(base, settings, where)
 
 
 def study_variants(

@@ -9,7 +9,7 @@ MC statistics and σ_b included) or of the weighted validation AUC (``auc``).  T
 split is never read.  Sampler: seeded TPE; no pruning (XGBoost stops early, the MLP has
 its patience).
 
-Storage (:mod:`heplearn.search.tune_storage`): SQLite by default, so a killed study
+Storage (:mod:`heplearn.training.study_storage`): SQLite by default, so a killed study
 resumes; ``n_trials`` is the number of completed trials the study should hold, counted
 over every worker, so several workers given one shared storage share the work.  A study
 remembers its method, objective, base config and data; resuming it with others is refused.
@@ -47,9 +47,9 @@ from heplearn.search.splits import split_table
 from heplearn.search.study_variants import with_settings
 from heplearn.search.train import load_events
 from heplearn.search.train_config import SearchTrainConfig
-from heplearn.search.tune_storage import open_storage
 from heplearn.search.weights import training_weights
 from heplearn.stats import roc_auc
+from heplearn.training.study_storage import open_storage
 
 __all__ = [
     "OBJECTIVES",

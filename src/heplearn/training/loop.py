@@ -218,11 +218,14 @@ def fit(
     resume: bool = False,
     progress: bool = False,
     val_objective: Objective | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on (train, val) in place; it ends with the best epoch's weights.
 
     ``val_objective`` scores the validation set (default: ``objective``); it picks the best
     epoch, so it must rank models fairly across epochs, which a re-weighted loss may not.
+    ``on_epoch(epoch)`` is called in the main process after each epoch's checkpoint (a study
+    reports a validation metric there; an exception it raises stops the run, resumable).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
@@ -261,6 +264,8 @@ def fit(
                 }
             )
             save_checkpoint(engine.state(model, state), run_dir / LAST)
+            if on_epoch is not None:
+                on_epoch(epoch)
     if engine.dist.active:
         torch.distributed.barrier()
     if (run_dir / BEST).is_file():

@@ -1,4 +1,5 @@
-"""Where a ``search tune`` study lives: an SQLite file by default, shared storages for workers.
+"""Where an Optuna study (``search tune``, ``calib study``) lives: SQLite by default, shared
+storages for workers.
 
 - ``sqlite:///path/study.db`` (the default, ``OUT/study.db``): one machine; a killed study
   resumes from it;
@@ -9,7 +10,9 @@
 
 RDB storages keep a heartbeat: the trial of a worker that was killed is marked failed once
 its heartbeat is older than :data:`GRACE_S`, so several workers never fail each other's
-running trials.
+running trials.  SQLite must never lie on a network file system (NFS, Lustre, GPFS, CIFS …):
+its locking fails there and concurrent writers corrupt it; :func:`network_filesystem` tells
+when it does, so the command can say so.
 """
 
 from __future__ import annotations
@@ -21,9 +24,35 @@ import optuna
 
 from heplearn.errors import ConfigError
 
-__all__ = ["GRACE_S", "HEARTBEAT_S", "JOURNAL_PREFIX", "open_storage"]
+__all__ = [
+    "GRACE_S",
+    "HEARTBEAT_S",
+    "JOURNAL_PREFIX",
+    "network_filesystem",
+    "open_storage",
+    "sqlite_path",
+]
 
 JOURNAL_PREFIX = "journal:"
+#: File-system types (``/proc/mounts``) on which SQLite's locking is not to be trusted.
+NETWORK_FILESYSTEMS = (
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "ceph",
+    "glusterfs",
+    "fuse.sshfs",
+    "fuse.glusterfs",
+    "fuse.cephfs",
+    "afs",
+    "panfs",
+    "9p",
+)
 #: Seconds between a running trial's heartbeats, and after which a silent trial is failed.
 HEARTBEAT_S = 30
 GRACE_S = 120
@@ -74,3 +103,33 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         ):
             raise _bad(url, f"Optuna cannot open it ({str(err).splitlines()[0]})") from err
         raise
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URL (None for other storages and :memory:)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    database = url.removeprefix("sqlite:///")
+    return Path(database) if database and database != ":memory:" else None
+
+
+def network_filesystem(path: Path, mounts: str = "/proc/mounts") -> str | None:
+    """The type of the network file system ``path`` lies on (e.g. ``nfs4``), or None.
+
+    Read from the longest mount point containing ``path`` in ``mounts``; None where the
+    table cannot be read (not Linux) or the file system is local.
+    """
+    try:
+        table = Path(mounts).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    target = Path(path).resolve()
+    best, kind = -1, ""
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = Path(parts[1].replace("\\040", " "))
+        if (target == point or point in target.parents) and len(str(point)) > best:
+            best, kind = len(str(point)), parts[2]
+    return kind if kind in NETWORK_FILESYSTEMS else None
