@@ -11,6 +11,7 @@ A killed run resumes with ``resume=True`` from its last complete epoch.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,28 +27,34 @@ from heplearn.calib.input_coverage import InputRanges
 from heplearn.calib.inputs import InputShapes
 from heplearn.calib.models import build_model
 from heplearn.calib.models.blocks import OutputHead
-from heplearn.calib.objective import calib_objective
-from heplearn.calib.resolution_metrics import eiqr
+from heplearn.calib.objective import calib_forward, calib_objective
+from heplearn.calib.resolution_metrics import eiqr, reiqr
 from heplearn.calib.run_folder import RunFolder
 from heplearn.calib.run_staging import publish_run, resume_source, run_lock, start_run
 from heplearn.calib.scalers import ScalerSet
-from heplearn.calib.targets import make_target
+from heplearn.calib.targets import energy_from_target, make_target
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.calib.z_mass_labels import label_check, reference_energies, z_mass_labels
 from heplearn.config import config_to_dict, dump_config
 from heplearn.data.held_out import record_training
 from heplearn.data.reader import open_store
 from heplearn.errors import ConfigError, DataError
-from heplearn.training import TensorSet, TrainResult, fit, seed_everything
+from heplearn.report.metrics_json import write_metrics_json
+from heplearn.training import TensorSet, TrainResult, fit, predict, seed_everything
 
 __all__ = [
+    "EpochHook",
     "TrainSummary",
     "network_config",
     "network_tensors",
     "prepare_split",
     "start_at_target",
     "train_calib",
+    "validation_metrics",
 ]
+
+#: Called after each network epoch with the epoch and the validation eIQR of its weights.
+EpochHook = Callable[[int, float], None]
 
 
 @dataclass(frozen=True)
@@ -201,10 +208,15 @@ def train_calib(
     overwrite: bool = False,
     progress: bool = False,
     where: str = "the calib-train config",
+    on_epoch: EpochHook | None = None,
 ) -> TrainSummary:
     """Train the BDT baseline and the configured network on the store ``data`` into ``out``.
 
     A second run into the same ``out`` while this one runs fails at once (OutputLockedError).
+    The run ends with ``validation.json``: the eIQR of each method on the validation split
+    (what ``calib study`` optimises; the test split stays untouched).  ``on_epoch`` gets the
+    validation eIQR of every epoch's network (one more pass over the validation split each);
+    an exception it raises stops the run, leaving its resumable partial folder.
     """
     with run_lock(Path(out)):
         return _train_locked(
@@ -215,7 +227,54 @@ def train_calib(
             overwrite=overwrite,
             progress=progress,
             where=where,
+            on_epoch=on_epoch,
         )
+
+
+def _relative(
+    config: CalibTrainConfig, features: FeatureArrays, target: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """E/E_truth of predicted targets."""
+    energy = energy_from_target(target, features.e_acc, config.target)
+    return np.asarray(energy / features.e_truth.astype(np.float64))
+
+
+def _network_target(model: torch.nn.Module, tensors: TensorSet) -> np.ndarray[Any, Any]:
+    out = predict(model, tensors, calib_forward).numpy()
+    return np.asarray(out[:, 0], dtype=np.float64)
+
+
+def validation_metrics(
+    config: CalibTrainConfig,
+    features: FeatureArrays,
+    *,
+    bdt: BdtModel | None,
+    network: np.ndarray[Any, Any] | None,
+) -> dict[str, Any]:
+    """eIQR (68 % and 95 % analogues) of E/E_truth per method on the validation clusters.
+
+    ``network`` is the network's predicted target per cluster.  ``objective`` is the
+    network's eIQR (the BDT's without a network): the number ``calib study`` minimises.
+    """
+    re = {"e_acc": features.e_acc.astype(np.float64) / features.e_truth.astype(np.float64)}
+    if bdt is not None:
+        re["bdt"] = _relative(config, features, bdt.predict(features.scalars))
+    if network is not None:
+        re["network"] = _relative(config, features, network)
+    out: dict[str, Any] = {
+        "split": "validation",
+        "clusters": len(features),
+        "eiqr": {name: eiqr(values) for name, values in re.items()},
+        "eiqr95": {name: eiqr(values, 0.95) for name, values in re.items()},
+        "reiqr75_vs_bdt": None,
+        "reiqr95_vs_bdt": None,
+    }
+    if "network" in re and "bdt" in re:
+        out["reiqr75_vs_bdt"] = reiqr(re["network"], re["bdt"])
+        out["reiqr95_vs_bdt"] = reiqr(re["network"], re["bdt"], 0.95)
+    best = "network" if "network" in re else "bdt" if "bdt" in re else "e_acc"
+    out["objective"] = {"method": best, "eiqr": out["eiqr"][best]}
+    return out
 
 
 def _keep_transform(config: CalibTrainConfig, folder: RunFolder) -> None:
@@ -244,6 +303,7 @@ def _train_locked(
     overwrite: bool,
     progress: bool,
     where: str,
+    on_epoch: EpochHook | None,
 ) -> TrainSummary:
     if resume:
         resume_source(final).check_resume(config_to_dict(config), data)
@@ -276,19 +336,31 @@ def _train_locked(
     scalers.save(folder.scalers, overwrite=True)
     train_scalars = features.scalars[split.train]
     InputRanges.fit(features.scalar_names, train_scalars).save(folder.input_ranges, overwrite=True)
-    bdt_loss = None
+    bdt_loss, bdt = None, None
     if config.bdt is not None:
         if not (resume and folder.bdt.is_file()):
             _train_bdt(config, split, target).save(folder.bdt, overwrite=True)
-        bdt_loss = load_bdt(folder.bdt).best_score
-    result = None
+        bdt = load_bdt(folder.bdt)
+        bdt_loss = bdt.best_score
+    result, network = None, None
+    val_features = features.take(split.val)
     if config.network != "none":
         seed_everything(config.trainer.seed)  # the initial weights, not only the shuffling
         model = build_model(network_config(config), shapes, where=where)
         start_at_target(model, target[split.train])
         # Scaled per split, so a 500k-cluster store never holds two scaled copies at once.
         train_set = network_tensors(features.take(split.train), scalers, target[split.train])
-        val_set = network_tensors(features.take(split.val), scalers, target[split.val])
+        val_set = network_tensors(val_features, scalers, target[split.val])
+        hook: Callable[[int], None] | None = None
+        if on_epoch is not None:
+            report = on_epoch
+
+            def each_epoch(epoch: int) -> None:
+                values = _relative(config, val_features, _network_target(model, val_set))
+                report(epoch, eiqr(values))
+
+            hook = each_epoch
+
         result = fit(
             model,
             calib_objective(config.loss, **config.loss_options),
@@ -301,7 +373,14 @@ def _train_locked(
                 config.validation_loss,
                 **(config.loss_options if config.validation_loss == config.loss else {}),
             ),
+            on_epoch=hook,
         )
+        network = _network_target(model, val_set)  # the best epoch's weights
+    write_metrics_json(
+        folder.validation,
+        validation_metrics(config, val_features, bdt=bdt, network=network),
+        overwrite=True,
+    )
     if result is not None and config.uncertainty:
         # calibrated.py imports this module: the fit that loads the trained run comes late.
         from heplearn.calib.sigma_scale_fit import write_sigma_scale
