@@ -58,6 +58,7 @@ ZERO_SIGNAL = Bad("search-zero-signal", "signal with zero expected events in eve
 #: Config kind → (a field, a value of the wrong type for it).
 WRONG_TYPE = {
     "calib-train": ("epochs", "trainer: {epochs: many}"),
+    "calib-study": ("n_trials", "n_trials: many"),
     "calib-sample": ("events", "events: many"),
     "dqm-model": ("epochs", "trainer: {epochs: many}"),
     "dqm-sample": ("events", "events: many"),

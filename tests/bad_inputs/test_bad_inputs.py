@@ -60,12 +60,20 @@ def _data_evaluation_cases(store_bad: list[Bad]) -> list[Case]:
 
 
 def _study_cases(store_bad: list[Bad]) -> list[Case]:
-    """search study and tune: a bad store (refused before anything runs) and a bad config."""
+    """search study and tune, calib study: a bad store (refused before anything runs) and a
+    bad config."""
     study = ("search", "study", "--out", "{out}", "--vary", "padding=thesis,mean")
     quick = str(CONFIGS / "search" / "train-quick.yaml")
     cases = [Case((*study, "--config", quick, "--data", "{bad}"), bad) for bad in store_bad]
     tail = ("--data", "{dir}/good.h5")
     cases += [Case((*study, "--config", "{bad}", *tail), b) for b in configs("search-train")]
+    calib_study = ("calib", "study", "--out", "{out}")
+    tiny = str(CONFIGS / "calib" / "study" / "tiny.yaml")
+    cases += [Case((*calib_study, "--config", tiny, "--data", "{bad}"), b) for b in store_bad]
+    cases += [
+        Case((*calib_study, "--config", "{bad}", "--data", "{gun}"), b)
+        for b in configs("calib-study")
+    ]
     tune = ("search", "tune", "--out", "{out}", "--trials", "1")
     cases += [Case((*tune, "--config", quick, "--data", "{bad}"), bad) for bad in store_bad]
     return cases + [Case((*tune, "--config", "{bad}", *tail), b) for b in configs("search-train")]

@@ -439,6 +439,40 @@ def test_a_failure_half_way_keeps_the_previous_output(
     assert _leftovers(parent, case) == []
 
 
+def test_calib_study_keeps_its_storage_and_each_report_file_whole(
+    cli: Callable[..., CliResult],
+    gun_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """calib study writes study.db in place by design (trial by trial: a rerun resumes it);
+    study.json and report.html are each whole or the previous one."""
+    import json
+
+    tiny = Path("configs/calib/study/tiny.yaml").resolve()
+    text = tiny.read_text().replace("../train/tiny.yaml", str(tiny.parent / "../train/tiny.yaml"))
+    config = tmp_path / "study.yaml"
+    config.write_text(text.replace("trainer.epochs: 2", "trainer.epochs: 1"))
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "report.html").write_bytes(PREVIOUS)
+    (out / "study.json").write_bytes(PREVIOUS)  # a study folder of an earlier call
+    args = ["calib", "study", "-c", config, "-d", gun_store, "-o", out, "-n", "1"]
+    _patch(monkeypatch, "heplearn.report.html:HtmlReport.write", lambda original: _fail)
+    result = cli(*args)
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1, result
+    monkeypatch.undo()
+    assert (out / "report.html").read_bytes() == PREVIOUS
+    assert json.loads((out / "study.json").read_text())["counts"]["complete"] == 1
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["report.html", "study.db", "study.json", "trials"], names
+    assert [p.name for p in (out / "trials").iterdir()] == ["trial-0000"]
+    result = cli(*args)  # resumed: nothing to rerun, the report written
+    assert result.code == 0, result.err
+    assert json.loads((out / "study.json").read_text())["counts"]["new"] == 0
+    assert b"calib study" in (out / "report.html").read_bytes()
+
+
 def test_fit_mass_writes_nothing_unless_asked(
     cli: Callable[..., CliResult], masses_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
