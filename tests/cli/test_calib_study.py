@@ -145,3 +145,24 @@ def test_two_workers_give_the_results_table_of_one_and_a_resume_keeps_it(
     assert result.code == 0, result.err
     assert _summary(out)["counts"]["new"] == 2  # type: ignore[index]
     assert results_table(_summary(out)) == tables["1"]
+
+
+def test_a_tpe_study_reports_every_epoch_for_median_pruning(
+    cli: Callable[..., CliResult], small_gun: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "tpe.yaml"
+    config.write_text(
+        f"kind: calib-study\nbase: {TINY.parent / '../train/tiny.yaml'}\nsampler: tpe\n"
+        "n_trials: 3\nstartup_trials: 1\npruning_warmup_epochs: 0\n"
+        "fixed: {trainer.epochs: 2, trainer.batch_size: 128, bdt.n_estimators: 10}\n"
+        "space: {trainer.lr_max: {low: 0.001, high: 0.01, log: true}}\n"
+    )
+    out = tmp_path / "tpe"
+    result = cli("calib", "study", "-c", config, "-d", small_gun, "-o", out, "--threads", "1")
+    assert result.code == 0, result.err
+    summary = _summary(out)
+    counts = summary["counts"]
+    assert counts["complete"] + counts["pruned"] == 3 and counts["failed"] == 0  # type: ignore[index]
+    for row in summary["trials"]:  # type: ignore[union-attr]
+        assert 0.001 <= row["params"]["trainer.lr_max"] <= 0.01
+        assert row["last_reported_eiqr"] is not None  # the pruner's per-epoch numbers
