@@ -166,3 +166,53 @@ def test_a_tpe_study_reports_every_epoch_for_median_pruning(
     for row in summary["trials"]:  # type: ignore[union-attr]
         assert 0.001 <= row["params"]["trainer.lr_max"] <= 0.01
         assert row["last_reported_eiqr"] is not None  # the pruner's per-epoch numbers
+
+
+def test_trials_run_on_a_dask_cluster(
+    cli: Callable[..., CliResult], small_gun: Path, tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    config = _study(tmp_path, **{"trainer.epochs: 2": "trainer.epochs: 1"})
+    out = tmp_path / "dask"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        args = ["calib", "study", "-c", config, "-d", small_gun, "-o", out, "-n", "2"]
+        result = cli(*args, "--dask", cluster.scheduler_address)
+    assert result.code == 0, result.err
+    summary = _summary(out)
+    assert summary["counts"]["complete"] == 2  # type: ignore[index]
+    assert sorted(p.name for p in (out / "trials").iterdir()) == ["trial-0000", "trial-0001"]
+
+
+def test_a_trial_left_running_by_a_killed_driver_is_failed_and_its_point_rerun(
+    cli: Callable[..., CliResult], small_gun: Path, tmp_path: Path
+) -> None:
+    import optuna
+
+    from heplearn.calib.study import default_storage
+
+    config = _study(tmp_path, **{"trainer.epochs: 2": "trainer.epochs: 1"})
+    out = tmp_path / "study"
+    args = ["calib", "study", "-c", config, "-d", small_gun, "-o", out]
+    assert cli(*args, "-n", "1").code == 0
+    # What a driver killed mid-trial leaves: point 1 RUNNING, owned by a process now gone.
+    study = optuna.load_study(study_name="tiny", storage=default_storage(out))
+    study.enqueue_trial(
+        {"trainer.lr_max": "0.003", "deepcalo.film_inputs": "[]"}, user_attrs={"point": 1}
+    )
+    trial = study.ask()
+    trial.suggest_categorical("trainer.lr_max", ["0.003", "0.01"])
+    trial.suggest_categorical("deepcalo.film_inputs", ["[scalars]", "[]"])
+    import socket
+
+    trial.set_user_attr("driver", f"{socket.gethostname()}:999999999")
+    (out / "trials" / ".trial-0001.partial").mkdir()
+    result = cli(*args, "-n", "2")
+    assert result.code == 0, result.err
+    assert "trial 1: its driver stopped" in result.out
+    summary = _summary(out)
+    states = [(r["point"], r["state"]) for r in summary["trials"]]  # type: ignore[union-attr]
+    assert states == [(0, "complete"), (1, "fail"), (1, "complete")]
+    assert not (out / "trials" / ".trial-0001.partial").exists()
