@@ -122,6 +122,8 @@ def test_unpaired_clusters_are_dropped_and_counted(
     rows = open_store(stores["data"]).rows
     assert info["unpaired_dropped"] == rows - 2 * info["pairs"] > 0
     assert info["label_over_truth"] is None  # pseudo-data: no truth to compare with
+    assert f"{info['pairs']} pairs, {info['unpaired_dropped']} clusters" in result.out
+    assert "E_label/E_truth" not in result.out
 
 
 def test_store_without_pairs_is_one_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,8 @@ def train_command(
         f"trained on {summary.n_train} clusters (validation {summary.n_val}, "
         f"test {summary.n_test}) → {summary.folder}"
     )
+    if settings.data_training is not None:
+        _print_labels(console, summary.folder)
     if summary.bdt_val_loss is not None:
         console.print(f"BDT validation loss {summary.bdt_val_loss:.4g}")
     if summary.network is not None:
@@ -78,6 +81,21 @@ def train_command(
         console.print(
             f"network: {net.epochs_run} epochs, best epoch {net.best_epoch}, "
             f"validation loss {net.best_val_loss:.4g}, {net.seconds:.0f} s"
+        )
+
+
+def _print_labels(console: Console, folder: Path) -> None:
+    """What training on Z-mass labels kept, and E_label/E_truth where the store has truth."""
+    labels = json.loads((folder / "run.json").read_text())["data_training"]
+    console.print(
+        f"Z-mass labels from {labels['reference']}: {labels['pairs']} pairs, "
+        f"{labels['unpaired_dropped']} clusters without a selected pair dropped"
+    )
+    check = labels["label_over_truth"]
+    if check is not None:
+        console.print(
+            f"E_label/E_truth (truth in the store): median {check['median']:.4f}, "
+            f"eIQR {check['eiqr']:.4f}"
         )
 
 
