@@ -24,6 +24,7 @@ from heplearn.calib.bdt import BdtConfig, BdtData, fit_bdt, metric_to_loss, prep
 from heplearn.config import config_to_dict
 from heplearn.errors import ConfigError
 from heplearn.progress import progress_bar
+from heplearn.training.study_storage import check_identity
 
 __all__ = ["SEARCH_SPACE", "TuneResult", "tune_bdt"]
 
@@ -40,7 +41,6 @@ SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
 _INTEGER = {"max_depth"}
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 #: Study attribute holding what must not change when a study is resumed.
-_IDENTITY_ATTR = "heplearn_identity"
 
 
 @dataclass(frozen=True)
@@ -136,21 +136,6 @@ def _identity(base: BdtConfig, data: BdtData) -> str:
     return json.dumps({"base": settings, "features": list(data.feature_names), **shapes})
 
 
-def _check_resumable(study: optuna.Study, identity: str, study_name: str, where: str) -> None:
-    stored = study.user_attrs.get(_IDENTITY_ATTR)
-    if stored is None and not study.trials:
-        study.set_user_attr(_IDENTITY_ATTR, identity)
-        return
-    if stored != identity:
-        raise ConfigError(
-            f"study '{study_name}'",
-            where,
-            "it was started with another base config, feature list or data size "
-            f"(stored: {stored}; now: {identity})",
-            "use a new study_name (or another storage) for a different tuning problem",
-        )
-
-
 def _fail_orphans(study: optuna.Study) -> None:
     """Trials left RUNNING by a killed process would never finish; mark them failed."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -227,7 +212,14 @@ def tune_bdt(
         # Seeded after loading, offset by the trials already there, so that a resumed run
         # does not replay the random start-up suggestions of the first run.
         study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
-        _check_resumable(study, _identity(base, data), study_name, storage or "memory")
+        check_identity(
+            study,
+            _identity(base, data),
+            storage or "memory",
+            "base config, feature list or data size",
+            "use a new study_name (or another storage) for a different tuning problem",
+            show=True,
+        )
         _fail_orphans(study)
         done = len(study.get_trials(deepcopy=False, states=_FINISHED))
         remaining = max(0, n_trials - done)

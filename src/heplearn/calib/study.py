@@ -46,13 +46,17 @@ from heplearn.data.fingerprint import store_fingerprint
 from heplearn.data.saved_json import read_saved_json
 from heplearn.errors import ConfigError, OutputExistsError
 from heplearn.generate.runner import dask_client
-from heplearn.training.study_storage import network_filesystem, open_storage, sqlite_path
+from heplearn.training.study_storage import (
+    check_identity,
+    network_filesystem,
+    open_storage,
+    sqlite_path,
+)
 
 __all__ = ["STUDY_DB", "TRIALS", "StudyRun", "default_storage", "run_calib_study"]
 
 STUDY_DB = "study.db"
 TRIALS = "trials"
-_IDENTITY_ATTR = "heplearn_identity"
 _DATA_ATTR = "heplearn_data"
 
 
@@ -129,21 +133,17 @@ def _suggest(trial: optuna.Trial, plan: StudyPlan) -> dict[str, Any]:
 
 
 def _check_identity(study: optuna.Study, plan: StudyPlan, data: Path, where: str) -> None:
-    identity = plan.identity_text()
     fingerprint = store_fingerprint(data)
-    stored = study.user_attrs.get(_IDENTITY_ATTR)
-    if stored is None and not study.trials:
-        study.set_user_attr(_IDENTITY_ATTR, identity)
+    new = check_identity(
+        study,
+        plan.identity_text(),
+        where,
+        "base config, search space, sampler or seed",
+        "use another --out (or study_name / --storage) for a different study",
+    )
+    if new:
         study.set_user_attr(_DATA_ATTR, fingerprint)
-        return
-    if stored != identity:
-        raise ConfigError(
-            f"study '{study.study_name}'",
-            where,
-            "it was started with another base config, search space, sampler or seed",
-            "use another --out (or study_name / --storage) for a different study",
-        )
-    if study.user_attrs.get(_DATA_ATTR) != fingerprint:
+    elif study.user_attrs.get(_DATA_ATTR) != fingerprint:
         raise ConfigError(
             f"study '{study.study_name}'",
             where,

@@ -49,7 +49,7 @@ from heplearn.search.train import load_events
 from heplearn.search.train_config import SearchTrainConfig
 from heplearn.search.weights import training_weights
 from heplearn.stats import roc_auc
-from heplearn.training.study_storage import open_storage
+from heplearn.training.study_storage import check_identity, open_storage
 
 __all__ = [
     "OBJECTIVES",
@@ -83,7 +83,6 @@ SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
     },
 }
 OBJECTIVES = ("z", "auc")
-_IDENTITY_ATTR = "heplearn_identity"
 
 
 @dataclass(frozen=True)
@@ -187,20 +186,6 @@ def _identity(base: SearchTrainConfig, method: str, objective: str, data: TuneDa
     )
 
 
-def _check_identity(study: optuna.Study, identity: str, where: str) -> None:
-    stored = study.user_attrs.get(_IDENTITY_ATTR)
-    if stored is None and not study.trials:
-        study.set_user_attr(_IDENTITY_ATTR, identity)
-        return
-    if stored != identity:
-        raise ConfigError(
-            f"study '{study.study_name}'",
-            where,
-            "it was started with another method, objective, base config or store",
-            "use another --study name (or storage) for a different tuning problem",
-        )
-
-
 @contextmanager
 def _quiet() -> Iterator[None]:
     previous = optuna.logging.get_verbosity()
@@ -251,7 +236,13 @@ def tune_search(
         # Seeded after loading, offset by the trials there, so a resumed or second worker
         # does not replay the first one's random start-up suggestions.
         study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
-        _check_identity(study, _identity(base, method, objective, data), storage)
+        check_identity(
+            study,
+            _identity(base, method, objective, data),
+            storage,
+            "method, objective, base config or store",
+            "use another --study name (or storage) for a different tuning problem",
+        )
         complete = (TrialState.COMPLETE,)
         done = len(study.get_trials(deepcopy=False, states=complete))
 

@@ -27,7 +27,9 @@ from heplearn.errors import ConfigError
 __all__ = [
     "GRACE_S",
     "HEARTBEAT_S",
+    "IDENTITY_ATTR",
     "JOURNAL_PREFIX",
+    "check_identity",
     "network_filesystem",
     "open_storage",
     "sqlite_path",
@@ -133,3 +135,30 @@ def network_filesystem(path: Path, mounts: str = "/proc/mounts") -> str | None:
         if (target == point or point in target.parents) and len(str(point)) > best:
             best, kind = len(str(point)), parts[2]
     return kind if kind in NETWORK_FILESYSTEMS else None
+
+
+#: The study attribute recording which problem a study optimises.
+IDENTITY_ATTR = "heplearn_identity"
+
+
+def check_identity(
+    study: optuna.Study, identity: str, where: str, differs: str, fix: str, *, show: bool = False
+) -> bool:
+    """A new study records ``identity``; a resumed one must carry the same (True when new).
+
+    ``differs`` names what a mismatch means ("base config, search space …"); ``show`` adds
+    both identities to the message.
+    """
+    stored = study.user_attrs.get(IDENTITY_ATTR)
+    if stored is None and not study.trials:
+        study.set_user_attr(IDENTITY_ATTR, identity)
+        return True
+    if stored != identity:
+        detail = f" (stored: {stored}; now: {identity})" if show else ""
+        raise ConfigError(
+            f"study '{study.study_name}'",
+            where,
+            f"it was started with another {differs}{detail}",
+            fix,
+        )
+    return False
