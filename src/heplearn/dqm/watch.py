@@ -15,7 +15,6 @@ run is read again for each file, so a retrained run is picked up).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from heplearn.data.file_digest import file_sha256
 from heplearn.data.root_header import check_root_complete
 from heplearn.dqm.check import load_run_model, verdicts
 from heplearn.dqm.history import FileEntry, History, MapEntry
@@ -73,14 +73,6 @@ def candidates(folder: Path) -> list[tuple[Path, Stat]]:
 def model_name(run: Path) -> str:
     """The name of the model in the ``dqm train`` run folder ``run`` (refused if it is none)."""
     return load_run_model(run).name
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _NoRunNumberError(Exception):
@@ -145,7 +137,7 @@ class Watcher:
             self._done.add((path, stat))
             return None
         try:
-            sha = _sha256(path)
+            sha = file_sha256(path)
         except FileNotFoundError:
             return None  # gone before it was read
         if self.history.has_file(str(path), sha):

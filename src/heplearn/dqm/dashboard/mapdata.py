@@ -16,7 +16,6 @@ look-up and a rewritten file is read again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from heplearn.data.file_digest import file_sha256
 from heplearn.dqm.check import load_run_model
 from heplearn.dqm.expectation import Expectation, expectation, group_channels
 from heplearn.dqm.maps import MapSet
@@ -106,14 +106,6 @@ class LruCache:
                 self._used -= dropped
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def outline_segments(mask: Array) -> list[list[float]]:
     """Cell-border segments ``[x0, y0, x1, y1]`` around the True cells of a (rows, cols) mask.
 
@@ -179,7 +171,7 @@ class MapStore:
         if (stat.st_size, stat.st_mtime_ns) != (row["size"], row["mtime_ns"]):
             sha = self._hashes.get(key)
             if sha is None:
-                sha = _sha256(path)
+                sha = file_sha256(path)
                 self._hashes.put(key, sha)
             if sha != row["sha256"]:
                 raise MapUnavailableError(

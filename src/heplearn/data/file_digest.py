@@ -1,0 +1,17 @@
+"""The SHA-256 of a file's bytes, read in 1 MiB blocks (a file's identity in the DQM history)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+__all__ = ["file_sha256"]
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
