@@ -16,15 +16,13 @@ import correctionlib
 import h5py
 import numpy as np
 import pytest
+from zee_stores import without_group, zee_sample
 
 from heplearn.calib.apply_corrections import correct_store
 from heplearn.calib.category_fits import PeakSettings
 from heplearn.calib.data_scale_fit import SkippedCategoryWarning, fit_scale
 from heplearn.calib.zee_pairs import PairCuts
-from heplearn.config import parse_config
 from heplearn.data import open_store
-from heplearn.data.writer import StoreWriter
-from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 
 from conftest import CliResult, assert_one_error
 
@@ -33,37 +31,19 @@ ALPHA = (0.01, 0.03)
 CONSTANT = (0.02, 0.03)
 
 
-def _sample(folder: Path, events: int, seed: int, **settings: object) -> Path:
-    config = parse_config(
-        CalibSampleConfig,
-        {"source": "zee", "events": events, "shard_events": events, "seed": seed, **settings},
-        "test",
-    )
-    return calib_dataset(config, folder)
-
-
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Pseudo-data (shifted, truth in validation/) and nominal MC."""
     folder = tmp_path_factory.mktemp("data-calib")
     shift = {"eta_edges": list(EDGES), "alpha": list(ALPHA), "constant": list(CONSTANT)}
     return {
-        "data": _sample(folder / "data", 2500, 7, detector_shift=shift),
-        "mc": _sample(folder / "mc", 4000, 8),
+        "data": zee_sample(folder / "data", 2500, 7, detector_shift=shift),
+        "mc": zee_sample(folder / "mc", 4000, 8),
     }
 
 
 def _edges_arg() -> str:
     return ",".join(str(e) for e in EDGES)
-
-
-def _without_validation(source: Path, out: Path) -> Path:
-    store = open_store(source)
-    fields = [name for name in store.schema if not name.startswith("validation/")]
-    with StoreWriter(out, provenance=store.provenance) as writer:
-        for batch in store.iter_batches(100_000, fields=fields):
-            writer.append(batch)
-    return out
 
 
 def test_pseudo_data_keeps_its_truth_out_of_truth(stores: dict[str, Path]) -> None:
@@ -105,7 +85,7 @@ def test_scale_fit_recovers_the_shifts_without_truth(
 
 
 def test_the_validation_group_changes_nothing(stores: dict[str, Path], tmp_path: Path) -> None:
-    stripped = _without_validation(stores["data"], tmp_path / "stripped.h5")
+    stripped = without_group(stores["data"], tmp_path / "stripped.h5", "validation")
     with h5py.File(stripped) as handle:
         assert "validation" not in handle
     results = [fit_scale(path, mc=stores["mc"], edges=EDGES) for path in (stores["data"], stripped)]
@@ -195,7 +175,7 @@ def test_corrections_for_other_bins_are_refused(
 def test_mc_of_another_geometry_is_refused(
     stores: dict[str, Path], cli: Callable[..., CliResult], tmp_path: Path
 ) -> None:
-    cms = _sample(tmp_path / "cms", 40, 3, geometry="cms-ecal")
+    cms = zee_sample(tmp_path / "cms", 40, 3, geometry="cms-ecal")
     out = tmp_path / "c.json"
     result = cli("calib", "scale-fit", "--data", stores["data"], "--mc", cms, "--out", out)
     assert_one_error(result, "cms-ecal", "atlas-lar")

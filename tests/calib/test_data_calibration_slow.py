@@ -15,9 +15,7 @@ from pathlib import Path
 
 import correctionlib
 import pytest
-
-from heplearn.config import parse_config
-from heplearn.generate.calib import CalibSampleConfig, calib_dataset
+from zee_stores import zee_sample
 
 from conftest import CliResult
 
@@ -28,21 +26,12 @@ ALPHA = (0.004, -0.008, 0.02)
 CONSTANT = (0.015, 0.025, 0.02)
 
 
-def _sample(folder: Path, events: int, seed: int, **settings: object) -> Path:
-    config = parse_config(
-        CalibSampleConfig,
-        {"source": "zee", "events": events, "shard_events": 5000, "seed": seed, **settings},
-        "test",
-    )
-    return calib_dataset(config, folder)
-
-
 def test_known_shifts_are_recovered_and_close(
     tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
     shift = {"eta_edges": list(EDGES), "alpha": list(ALPHA), "constant": list(CONSTANT)}
-    data = _sample(tmp_path / "data", 60_000, 41, detector_shift=shift)
-    mc = _sample(tmp_path / "mc", 120_000, 42)
+    data = zee_sample(tmp_path / "data", 60_000, 41, detector_shift=shift, shard_events=5000)
+    mc = zee_sample(tmp_path / "mc", 120_000, 42, shard_events=5000)
     corrections = tmp_path / "corrections.json"
     edges = ",".join(str(e) for e in EDGES)
     fitted = cli(

@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from zee_stores import without_group
 
 from heplearn.calib.data_evaluation import evaluate_on_data
 from heplearn.calib.zee_peak_bins import PeakFitSettings
@@ -131,19 +132,10 @@ def test_without_a_shift_data_and_mc_peaks_agree(stores: dict[str, Path], run: P
     assert ev.metrics["mc"]["held_out"]["training_store"] is False
 
 
-def _without_validation(source: Path, out: Path) -> Path:
-    store = open_store(source)
-    fields = [name for name in store.schema if not name.startswith("validation/")]
-    with StoreWriter(out, provenance=store.provenance) as writer:
-        for batch in store.iter_batches(100_000, fields=fields):
-            writer.append(batch)
-    return out
-
-
 def test_removing_the_validation_group_changes_nothing(
     stores: dict[str, Path], run: Path, tmp_path: Path
 ) -> None:
-    stripped = _without_validation(stores["shifted"], tmp_path / "stripped.h5")
+    stripped = without_group(stores["shifted"], tmp_path / "stripped.h5", "validation")
     with h5py.File(stripped) as handle:
         assert "validation" not in handle
     # No fit (every one skipped): the fits are a function of the masses, compared exactly here.

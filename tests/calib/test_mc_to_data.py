@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from zee_stores import without_group
 
 from heplearn.calib.calibrated import CalibRun
 from heplearn.calib.features import FeatureConfig, load_features
 from heplearn.calib.quantile_mapping import MappingTransform
 from heplearn.data import open_store
-from heplearn.data.writer import StoreWriter
 from heplearn.errors import DataError
 
 from conftest import CliResult
@@ -33,15 +33,6 @@ def doubling(gun_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return MappingTransform.fit(mc, data, ("f0",)).save(path)
 
 
-def _without_truth(source: Path, out: Path) -> Path:
-    store = open_store(source)
-    fields = [name for name in store.schema if not name.startswith("truth/")]
-    with StoreWriter(out, provenance=store.provenance) as writer:
-        for batch in store.iter_batches(100_000, fields=fields):
-            writer.append(batch)
-    return out
-
-
 def test_simulation_is_mapped_and_data_is_not(
     gun_store: Path, doubling: Path, tmp_path: Path
 ) -> None:
@@ -53,7 +44,7 @@ def test_simulation_is_mapped_and_data_is_not(
     others = [i for i in range(len(plain.scalar_names)) if i != k]
     np.testing.assert_array_equal(mapped.scalars[:, others], plain.scalars[:, others])
     np.testing.assert_array_equal(mapped.e_acc, plain.e_acc)  # labels are never mapped
-    data = _without_truth(gun_store, tmp_path / "data.h5")
+    data = without_group(gun_store, tmp_path / "data.h5", "truth")
     config = FeatureConfig(mc_to_data=str(doubling))
     as_data = load_features(data, config, require_truth=False)
     np.testing.assert_array_equal(as_data.scalars, plain.scalars)

@@ -13,51 +13,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from zee_stores import without_group, zee_sample
 
 from heplearn.calib.train import prepare_split
 from heplearn.calib.train_config import CalibTrainConfig
 from heplearn.calib.z_mass_labels import DataTrainingConfig, z_mass_labels
 from heplearn.config import parse_config
 from heplearn.data import open_store
-from heplearn.data.writer import StoreWriter
 from heplearn.detector.calorimeter.kinematics import cluster_pair_mass
-from heplearn.generate.calib import CalibSampleConfig, calib_dataset
 
 from conftest import CliResult, assert_one_error
 
 SHIFT = {"eta_edges": [0.0, 1.5, 2.47], "alpha": [0.01, 0.03], "constant": [0.01, 0.02]}
 
 
-def _sample(folder: Path, events: int, seed: int, **settings: object) -> Path:
-    config = parse_config(
-        CalibSampleConfig,
-        {"source": "zee", "events": events, "shard_events": events, "seed": seed, **settings},
-        "test",
-    )
-    return calib_dataset(config, folder)
-
-
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("z-mass-labels")
     return {
-        "data": _sample(folder / "data", 1500, 21, detector_shift=SHIFT),
-        "mc": _sample(folder / "mc", 3000, 22),
+        "data": zee_sample(folder / "data", 1500, 21, detector_shift=SHIFT),
+        "mc": zee_sample(folder / "mc", 3000, 22),
     }
 
 
 def _config(**data_training: object) -> CalibTrainConfig:
     settings = {"kind": "calib-train", "network": "none", "data_training": data_training}
     return parse_config(CalibTrainConfig, settings, "test")
-
-
-def _without_validation(source: Path, out: Path) -> Path:
-    store = open_store(source)
-    fields = [name for name in store.schema if not name.startswith("validation/")]
-    with StoreWriter(out, provenance=store.provenance) as writer:
-        for batch in store.iter_batches(100_000, fields=fields):
-            writer.append(batch)
-    return out
 
 
 def test_label_puts_each_pair_on_the_z_mass(stores: dict[str, Path]) -> None:
@@ -90,7 +71,7 @@ def test_label_over_truth_on_mc_has_median_one(stores: dict[str, Path]) -> None:
 
 
 def test_labels_never_read_validation(stores: dict[str, Path], tmp_path: Path) -> None:
-    bare = _without_validation(stores["data"], tmp_path / "bare")
+    bare = without_group(stores["data"], tmp_path / "bare", "validation")
     with_truth = prepare_split(_config(), stores["data"], "data")
     without = prepare_split(_config(), bare, "bare")
     assert with_truth.labelling is not None and with_truth.labelling["pairs"] > 300
