@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,8 @@ def run_study(
             done(*job(variant))
     else:
         count = min(workers, len(todo), os.cpu_count() or 1)
-        with ProcessPoolExecutor(max_workers=count) as pool:
+        # spawn: a forked copy of the driver's torch/OpenMP threads can deadlock (seen in CI)
+        with ProcessPoolExecutor(max_workers=count, mp_context=get_context("spawn")) as pool:
             for future in as_completed([pool.submit(job, v) for v in todo]):
                 done(*future.result())
     comparison = write_study_report(variants, runs, partial, vary=vary, data=data, seconds=seconds)
