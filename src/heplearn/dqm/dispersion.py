@@ -188,22 +188,27 @@ class Dispersion:
         x0 = self.response.log_lumi0 + self.pattern_offset
         return np.exp(x0 + self.pattern_gain * x[:, 0])
 
-    def channel_z(self, maps: MapSet, lumi: Array) -> tuple[Array, Array]:
-        """(N, C) signed significance per channel (0 where masked) and expected counts."""
+    def channel_z(
+        self, maps: MapSet, lumi: Array, level: Array | None = None
+    ) -> tuple[Array, Array]:
+        """(N, C) signed significance per channel (0 where masked) and expected counts.
+
+        ``level``: :meth:`level` of these maps when the caller has it (computed otherwise).
+        """
         counts = maps.counts.reshape(len(maps), -1).astype(np.float64)
-        level = self.level(maps, lumi)
+        level = self.level(maps, lumi) if level is None else level
         mean = self.expected(lumi, level)
         alpha = self.alpha[None, :] + self.response.extra_alpha(level)
         sd = np.broadcast_to(self.alpha_sd[None, :], mean.shape)
         z = significance(counts, mean, alpha, sd)
         return np.where(self.live[None, :], z, 0.0), mean
 
-    def group_z(self, maps: MapSet, lumi: Array) -> Array:
-        """(N, G) signed significance of each group's summed live count."""
+    def group_z(self, maps: MapSet, lumi: Array, level: Array | None = None) -> Array:
+        """(N, G) signed significance of each group's summed live count (``level`` as above)."""
         counts = maps.counts.reshape(len(maps), -1).astype(np.float64) * self.live[None, :]
         members = self.grouping.members
         sums = np.asarray(members @ counts.T).T
-        level = self.level(maps, lumi)
+        level = self.level(maps, lumi) if level is None else level
         channel_mean = self.expected(lumi, level)
         mean = np.asarray(members @ channel_mean.T).T
         # The slopes' errors, fully correlated (they share the pooled slope): Σ m·x·sd.

@@ -57,8 +57,9 @@ def sidak_z(false_alarm: float, n_tests: int) -> float:
 def max_significance(model: Dispersion, maps: MapSet) -> tuple[Array, Array, Array]:
     """(N,) largest |z| per map, and the (N, C) channel and (N, G) group significances."""
     lumi = model.luminosity(maps)
-    cz, _ = model.channel_z(maps, lumi)
-    gz = model.group_z(maps, lumi)
+    level = model.level(maps, lumi)
+    cz, _ = model.channel_z(maps, lumi, level)
+    gz = model.group_z(maps, lumi, level)
     worst = np.maximum(np.abs(cz).max(axis=1, initial=0.0), np.abs(gz).max(axis=1, initial=0.0))
     return worst, cz, gz
 

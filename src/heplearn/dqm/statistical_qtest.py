@@ -145,8 +145,9 @@ class StatisticalTests:
     def _batch(self, maps: MapSet) -> TestResult:
         m, n = self.model, len(maps)
         lumi = m.luminosity(maps)
-        cz, mean = m.channel_z(maps, lumi)
-        gz = m.group_z(maps, lumi)
+        level = m.level(maps, lumi)  # a map without an event count is fitted once, not thrice
+        cz, mean = m.channel_z(maps, lumi, level)
+        gz = m.group_z(maps, lumi, level)
         z = self.z_star
         flags = np.abs(cz) > z
         failing = np.abs(gz) > z
@@ -182,7 +183,7 @@ class StatisticalTests:
             groups,
             reasons,
             lumi_warnings(
-                m.level(maps, lumi),
+                level,
                 m.lumi_range,
                 "hits per event (pile-up)" if m.response_per_event else "luminosity",
             ),
